@@ -1,0 +1,69 @@
+// Command wsc runs the WebSocket container with the bundled samples.
+//
+//	go run ./cmd/wsc                      # ws://127.0.0.1:8080/samples/echo
+//	go run ./cmd/wsc -listen 127.0.0.1:9000
+//
+// It stops cleanly on SIGINT or SIGTERM: every session is closed with 1001
+// and every OnClose runs before it exits.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/wsc-dev/wsc/container"
+	"github.com/wsc-dev/wsc/samples"
+)
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:8080", "TCP address to serve WebSocket connections on")
+	shutdownTimeout := flag.Duration("shutdown-timeout", 10*time.Second, "how long a graceful shutdown may take")
+	verbose := flag.Bool("v", false, "log debug messages")
+	flag.Parse()
+
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if err := run(*listen, *shutdownTimeout, log); err != nil {
+		log.Error("wsc stopped", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(listen string, shutdownTimeout time.Duration, log *slog.Logger) error {
+	c := container.New(container.Config{Addr: listen, Logger: log})
+	settings := container.DefaultSettings()
+	settings.AllowedOrigins = []string{"*"}
+	settings.PerMessageDeflate = true
+	if err := c.Deploy(container.WebContext{
+		Path:      samples.ContextPath,
+		Settings:  settings,
+		Endpoints: samples.Endpoints(),
+	}); err != nil {
+		return err
+	}
+	if err := c.Start(); err != nil {
+		return err
+	}
+	log.Info("wsc serving", "addr", c.Addr().String(), "echo", fmt.Sprintf("ws://%s%s/echo", c.Addr(), samples.ContextPath))
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	got := <-sig
+	log.Info("shutting down", "signal", got.String())
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := c.Shutdown(ctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}

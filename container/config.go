@@ -1,0 +1,163 @@
+package container
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Config holds the container-wide settings: the listener and the limits of
+// the HTTP handshake. The zero value works: every zero field means its
+// default from [DefaultConfig].
+type Config struct {
+	// Addr is the TCP address to listen on. Default: "127.0.0.1:8080".
+	// Port 0 picks a free port; [Container.Addr] tells which.
+	Addr string
+	// EventLoops is the number of gnet event loops. Default: GOMAXPROCS.
+	EventLoops int
+	// MaxHandshakeBytes bounds the request line and headers of a handshake;
+	// a bigger request gets 431. Default: 8192.
+	MaxHandshakeBytes int
+	// HandshakeTimeout closes a connection whose handshake has not
+	// completed in this time. Default: 10s.
+	HandshakeTimeout time.Duration
+	// CloseTimeout is how long the server waits for the peer's close frame
+	// after sending its own before it closes the TCP connection.
+	// Default: 5s.
+	CloseTimeout time.Duration
+	// Logger receives the container's logs. Default: slog.Default().
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns the default container settings.
+func DefaultConfig() Config {
+	return Config{
+		Addr:              "127.0.0.1:8080",
+		MaxHandshakeBytes: 8 << 10, // as Tomcat's and nginx's default header buffer
+		HandshakeTimeout:  10 * time.Second,
+		CloseTimeout:      5 * time.Second,
+	}
+}
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.Addr == "" {
+		c.Addr = d.Addr
+	}
+	if c.MaxHandshakeBytes <= 0 {
+		c.MaxHandshakeBytes = d.MaxHandshakeBytes
+	}
+	if c.HandshakeTimeout <= 0 {
+		c.HandshakeTimeout = d.HandshakeTimeout
+	}
+	if c.CloseTimeout <= 0 {
+		c.CloseTimeout = d.CloseTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Settings are the WebSocket settings of one web context (the <websocket>
+// element of its descriptor). The zero value works: every zero field means
+// its default from [DefaultSettings].
+type Settings struct {
+	// MaxTextMessageBytes is the largest text message a session accepts;
+	// a bigger one closes the session with 1009. Default: 8192.
+	MaxTextMessageBytes int
+	// MaxBinaryMessageBytes is the largest binary message a session
+	// accepts; a bigger one closes the session with 1009. Default: 8192.
+	MaxBinaryMessageBytes int
+	// BlockingSendTimeout bounds a Basic send: one that cannot be written
+	// in this time returns endpoint.ErrSendTimeout and the session closes.
+	// Default: 10s.
+	BlockingSendTimeout time.Duration
+	// AsyncSendTimeout bounds an Async send in the same way. Default: 30s.
+	AsyncSendTimeout time.Duration
+	// MaxPendingOutboundBytes bounds the bytes a session may have queued
+	// for writing but not yet written to the socket. A send that would pass
+	// it waits (Basic) or queues (Async) within its timeout; a message
+	// bigger than the bound is still sent when nothing else is queued.
+	// Default: 1 MiB.
+	MaxPendingOutboundBytes int
+	// MaxPendingInboundBytes bounds the bytes of received messages waiting
+	// for the endpoint. Past it the container stops decoding the session's
+	// frames until the endpoint catches up; a client that still sends more
+	// than this plus one maximum message is closed with 1013.
+	// Default: 1 MiB.
+	MaxPendingInboundBytes int
+	// Executor sizes the worker pool that runs the context's callbacks.
+	Executor ExecutorSettings
+	// AllowedOrigins lists the Origin header values accepted at the
+	// handshake ("https://example.com"); "*" accepts any. Empty means
+	// same-origin: no Origin header, or one whose host is the Host header.
+	// A rejected origin gets 403.
+	AllowedOrigins []string
+	// PerMessageDeflate enables the permessage-deflate extension (RFC
+	// 7692) when the client offers it. Default: off.
+	PerMessageDeflate bool
+}
+
+// ExecutorSettings size a web context's worker pool (<websocket-executor>).
+type ExecutorSettings struct {
+	// Min is the number of workers kept alive when idle. Default: 10.
+	Min int
+	// Max is the most workers, and so the most callbacks running at
+	// once. Default: 30.
+	Max int
+	// KeepAlive is how long a worker above Min stays idle before it exits.
+	// Default: 60s.
+	KeepAlive time.Duration
+	// QueueSize is how many sessions may wait for a worker. When it is
+	// full, a session that has work is closed with 1013. Default: 4096.
+	QueueSize int
+}
+
+// DefaultSettings returns the default context settings (those of JEUS where
+// it has one).
+func DefaultSettings() Settings {
+	return Settings{
+		MaxTextMessageBytes:     8192,
+		MaxBinaryMessageBytes:   8192,
+		BlockingSendTimeout:     10 * time.Second,
+		AsyncSendTimeout:        30 * time.Second,
+		MaxPendingOutboundBytes: 1 << 20,
+		MaxPendingInboundBytes:  1 << 20,
+		Executor: ExecutorSettings{
+			Min:       10,
+			Max:       30,
+			KeepAlive: 60 * time.Second,
+			QueueSize: 4096,
+		},
+	}
+}
+
+func (s Settings) withDefaults() Settings {
+	d := DefaultSettings()
+	def := func(v *int, dv int) {
+		if *v <= 0 {
+			*v = dv
+		}
+	}
+	defDur := func(v *time.Duration, dv time.Duration) {
+		if *v <= 0 {
+			*v = dv
+		}
+	}
+	def(&s.MaxTextMessageBytes, d.MaxTextMessageBytes)
+	def(&s.MaxBinaryMessageBytes, d.MaxBinaryMessageBytes)
+	def(&s.MaxPendingOutboundBytes, d.MaxPendingOutboundBytes)
+	def(&s.MaxPendingInboundBytes, d.MaxPendingInboundBytes)
+	defDur(&s.BlockingSendTimeout, d.BlockingSendTimeout)
+	defDur(&s.AsyncSendTimeout, d.AsyncSendTimeout)
+	def(&s.Executor.Max, d.Executor.Max)
+	if s.Executor.Min <= 0 {
+		s.Executor.Min = min(d.Executor.Min, s.Executor.Max)
+	}
+	if s.Executor.Min > s.Executor.Max {
+		s.Executor.Min = s.Executor.Max
+	}
+	defDur(&s.Executor.KeepAlive, d.Executor.KeepAlive)
+	def(&s.Executor.QueueSize, d.Executor.QueueSize)
+	return s
+}

@@ -1,0 +1,368 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"github.com/panjf2000/gnet/v2/pkg/logging"
+	"golang.org/x/sys/unix"
+
+	"github.com/wsc-dev/wsc/endpoint"
+)
+
+// Errors of the container's life cycle.
+var (
+	// ErrStarted is returned by Deploy and Start after Start.
+	ErrStarted = errors.New("container: already started")
+	// ErrNotStarted is returned by Shutdown before Start.
+	ErrNotStarted = errors.New("container: not started")
+)
+
+// WebContext is a deployable web application: a context path, its settings
+// and its endpoints, like a WAR in a Java web server.
+type WebContext struct {
+	// Path is the context path, such as "/samples"; "" or "/" is the root.
+	Path string
+	// Settings are the context's WebSocket settings.
+	Settings Settings
+	// Endpoints are the endpoints to deploy, at paths relative to Path.
+	Endpoints []*endpoint.ServerConfig
+}
+
+// DeploymentError lists every problem of a web context that failed to
+// deploy.
+type DeploymentError struct {
+	// Context is the context path.
+	Context string
+	// Problems describes each problem, naming the endpoint.
+	Problems []string
+}
+
+// Error implements error.
+func (e *DeploymentError) Error() string {
+	return fmt.Sprintf("container: context %q not deployed: %s", e.Context, strings.Join(e.Problems, "; "))
+}
+
+// Container runs WebSocket endpoints on gnet event loops. Create it with
+// New, add contexts with Deploy, then Start; Shutdown stops it.
+//
+// Lock order: Container.mu → mapping.mu. Session locks (see session) are
+// never held while taking these.
+type Container struct {
+	cfg Config
+	log *slog.Logger
+
+	mu       sync.Mutex
+	contexts []*webContext // longest path first
+	started  bool
+
+	eng      gnet.Engine
+	addr     net.Addr
+	booted   chan struct{}
+	stopped  chan error
+	draining atomic.Bool
+	conns    atomic.Int64 // open TCP connections
+}
+
+// webContext is a deployed WebContext.
+type webContext struct {
+	path      string // "" for the root
+	settings  Settings
+	exec      *executor
+	endpoints map[string]*mapping // by path within the context
+}
+
+// mapping is a deployed endpoint and its open sessions.
+type mapping struct {
+	ctx      *webContext
+	cfg      *endpoint.ServerConfig
+	fullPath string
+
+	mu       sync.Mutex
+	sessions map[*session]struct{}
+}
+
+func (m *mapping) add(s *session) {
+	m.mu.Lock()
+	m.sessions[s] = struct{}{}
+	m.mu.Unlock()
+}
+
+func (m *mapping) remove(s *session) {
+	m.mu.Lock()
+	delete(m.sessions, s)
+	m.mu.Unlock()
+}
+
+func (m *mapping) openSessions() []endpoint.Session {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]endpoint.Session, 0, len(m.sessions))
+	for s := range m.sessions {
+		if s.IsOpen() {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (m *mapping) all() []*session {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]*session, 0, len(m.sessions))
+	for s := range m.sessions {
+		out = append(out, s)
+	}
+	return out
+}
+
+// New returns a container with cfg; zero fields take their defaults.
+func New(cfg Config) *Container {
+	cfg = cfg.withDefaults()
+	return &Container{cfg: cfg, log: cfg.Logger, booted: make(chan struct{}), stopped: make(chan error, 1)}
+}
+
+// Deploy adds a web context. It checks every endpoint first and deploys
+// nothing when any is wrong, returning a *DeploymentError that names each
+// problem; the container keeps serving its other contexts.
+func (c *Container) Deploy(wc WebContext) error {
+	path := strings.TrimSuffix(wc.Path, "/")
+	var problems []string
+	if path != "" && !strings.HasPrefix(path, "/") {
+		problems = append(problems, fmt.Sprintf("context path %q must start with /", wc.Path))
+	}
+	ctx := &webContext{path: path, settings: wc.Settings.withDefaults(), endpoints: map[string]*mapping{}}
+	for i, ep := range wc.Endpoints {
+		switch {
+		case ep == nil:
+			problems = append(problems, fmt.Sprintf("endpoint %d is nil", i))
+			continue
+		case !strings.HasPrefix(ep.Path, "/"):
+			problems = append(problems, fmt.Sprintf("endpoint %q: path must start with /", ep.Path))
+		case ep.New == nil:
+			problems = append(problems, fmt.Sprintf("endpoint %q: New is nil", ep.Path))
+		}
+		if prev, dup := ctx.endpoints[ep.Path]; dup {
+			problems = append(problems, fmt.Sprintf("endpoint %q: path mapped twice (endpoints %d and %d)", ep.Path, indexOf(wc.Endpoints, prev.cfg), i))
+			continue
+		}
+		ctx.endpoints[ep.Path] = &mapping{ctx: ctx, cfg: ep, fullPath: path + ep.Path, sessions: map[*session]struct{}{}}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.started {
+		return ErrStarted
+	}
+	for _, other := range c.contexts {
+		if other.path == path {
+			problems = append(problems, fmt.Sprintf("context path %q is already deployed", wc.Path))
+		}
+	}
+	if len(problems) > 0 {
+		return &DeploymentError{Context: wc.Path, Problems: problems}
+	}
+	c.contexts = append(c.contexts, ctx)
+	sort.SliceStable(c.contexts, func(i, j int) bool { return len(c.contexts[i].path) > len(c.contexts[j].path) })
+	return nil
+}
+
+func indexOf(list []*endpoint.ServerConfig, ep *endpoint.ServerConfig) int {
+	for i, e := range list {
+		if e == ep {
+			return i
+		}
+	}
+	return -1
+}
+
+// route finds the endpoint for a request path: the context with the longest
+// matching path, then the endpoint at the rest of the path.
+func (c *Container) route(path string) (*mapping, map[string]string) {
+	for _, ctx := range c.contexts {
+		rest, ok := strings.CutPrefix(path, ctx.path)
+		if !ok || (rest != "" && rest[0] != '/') {
+			continue
+		}
+		if m := ctx.endpoints[rest]; m != nil {
+			return m, nil
+		}
+		return nil, nil
+	}
+	return nil, nil
+}
+
+// Start starts listening and returns once the listener is bound. It serves
+// until Shutdown.
+func (c *Container) Start() error {
+	c.mu.Lock()
+	if c.started {
+		c.mu.Unlock()
+		return ErrStarted
+	}
+	c.started = true
+	for _, ctx := range c.contexts {
+		ctx.exec = newExecutor(ctx.settings.Executor)
+	}
+	c.mu.Unlock()
+	opts := []gnet.Option{
+		gnet.WithMulticore(true),
+		gnet.WithReusePort(false),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithLogLevel(logging.ErrorLevel),
+	}
+	if c.cfg.EventLoops > 0 {
+		opts = append(opts, gnet.WithNumEventLoop(c.cfg.EventLoops))
+	}
+	go func() {
+		c.stopped <- gnet.Run((*handler)(c), "tcp://"+c.cfg.Addr, opts...)
+	}()
+	select {
+	case <-c.booted:
+		return nil
+	case err := <-c.stopped:
+		c.stopped <- err
+		return fmt.Errorf("container: listen on %s: %w", c.cfg.Addr, err)
+	}
+}
+
+// Addr returns the address the container listens on, once started.
+func (c *Container) Addr() net.Addr { return c.addr }
+
+// Shutdown stops the container gracefully: it refuses new handshakes,
+// closes every session with 1001, waits for the peers' close frames, stops
+// the event loops and waits for the executors to run every OnClose. It
+// returns ctx.Err() if ctx ends first, with whatever was left closed hard.
+func (c *Container) Shutdown(ctx context.Context) error {
+	c.mu.Lock()
+	started := c.started
+	c.mu.Unlock()
+	if !started {
+		return ErrNotStarted
+	}
+	c.draining.Store(true)
+	var live []*session
+	for _, wc := range c.contexts {
+		for _, m := range wc.endpoints {
+			live = append(live, m.all()...)
+		}
+	}
+	for _, s := range live {
+		_ = s.Close(endpoint.CloseReason{Code: endpoint.CloseGoingAway, Reason: "server shutting down"})
+	}
+	var err error
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+wait:
+	for _, s := range live {
+		for s.getState() != stateClosed {
+			select {
+			case <-ctx.Done():
+				err = ctx.Err()
+				break wait
+			case <-tick.C:
+			}
+		}
+	}
+	stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = c.eng.Stop(stopCtx)
+	<-c.stopped
+	done := ctx.Done()
+	for _, wc := range c.contexts {
+		if !wc.exec.stop(done) && err == nil {
+			err = ctx.Err()
+		}
+	}
+	return err
+}
+
+// handler is the container as gnet's event handler.
+type handler Container
+
+func (h *handler) OnBoot(eng gnet.Engine) gnet.Action {
+	c := (*Container)(h)
+	c.eng = eng
+	if fd, err := eng.Dup(); err == nil {
+		if sa, err := unix.Getsockname(fd); err == nil {
+			c.addr = sockaddrToTCP(sa)
+		}
+		_ = unix.Close(fd)
+	}
+	close(c.booted)
+	return gnet.None
+}
+
+func (h *handler) OnShutdown(gnet.Engine) {}
+
+func (h *handler) OnOpen(conn gnet.Conn) ([]byte, gnet.Action) {
+	c := (*Container)(h)
+	s := newSession(conn, c)
+	conn.SetContext(s)
+	c.conns.Add(1)
+	s.hsTimer = time.AfterFunc(c.cfg.HandshakeTimeout, func() {
+		if s.getState() == stateHandshake {
+			_ = conn.Close()
+		}
+	})
+	return nil, gnet.None
+}
+
+func (h *handler) OnTraffic(conn gnet.Conn) gnet.Action {
+	s := conn.Context().(*session)
+	if s.getState() == stateHandshake {
+		return s.onHandshakeTraffic()
+	}
+	return s.readFrames()
+}
+
+func (h *handler) OnClose(conn gnet.Conn, _ error) gnet.Action {
+	c := (*Container)(h)
+	s, _ := conn.Context().(*session)
+	if s == nil {
+		return gnet.None
+	}
+	c.conns.Add(-1)
+	s.closeOutbound()
+	prev := sessionState(s.state.Swap(uint32(stateClosed)))
+	if prev == stateHandshake {
+		if s.hsTimer != nil {
+			s.hsTimer.Stop()
+		}
+		return gnet.None
+	}
+	putBuf(s.in.buf)
+	s.in.buf = nil
+	s.ep.remove(s)
+	s.out.mu.Lock()
+	if !s.hasCloseReason {
+		s.closeReason = endpoint.CloseReason{Code: endpoint.CloseClosedAbnormally}
+		s.hasCloseReason = true
+	}
+	s.out.mu.Unlock()
+	s.post(event{kind: evClose})
+	return gnet.None
+}
+
+func (h *handler) OnTick() (time.Duration, gnet.Action) { return time.Hour, gnet.None }
+
+func sockaddrToTCP(sa unix.Sockaddr) net.Addr {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return &net.TCPAddr{IP: net.IP(a.Addr[:]).To16(), Port: a.Port}
+	case *unix.SockaddrInet6:
+		return &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}
+	}
+	return nil
+}
+
+// settings returns the session's context settings.
+func (s *session) settings() *Settings { return &s.ctx.settings }

@@ -1,0 +1,207 @@
+package container
+
+import (
+	"fmt"
+	"runtime/debug"
+
+	"github.com/wsc-dev/wsc/endpoint"
+)
+
+// Dispatch: the event loop turns frames into events and appends them to the
+// session's mailbox; the web context's executor runs the session, which
+// delivers the events to the endpoint one at a time. A session is queued on
+// the executor at most once (scheduled), so its callbacks never overlap and
+// keep frame order; evOpen is always first and evClose always last.
+
+type eventKind uint8
+
+const (
+	evOpen eventKind = iota
+	evText
+	evBinary
+	evPong
+	evError // err is delivered to OnError
+	evClose // the final event: OnClose, then the session is released
+)
+
+type event struct {
+	kind eventKind
+	buf  *[]byte // message bytes, pooled, released after the callback
+	err  error
+}
+
+func (ev *event) bytes() []byte {
+	if ev.buf == nil {
+		return nil
+	}
+	return *ev.buf
+}
+
+// post appends ev to the mailbox and schedules the session. It returns false
+// when the executor is overloaded: the caller then closes the session with
+// 1013. Posting never blocks.
+func (s *session) post(ev event) bool {
+	s.mbMu.Lock()
+	if s.closeQd {
+		s.mbMu.Unlock()
+		putBuf(ev.buf)
+		return true
+	}
+	s.mb = append(s.mb, ev)
+	s.mbBytes += len(ev.bytes())
+	if ev.kind == evClose {
+		s.closeQd = true
+	}
+	schedule := !s.scheduled
+	s.scheduled = true
+	s.mbMu.Unlock()
+	if !schedule {
+		return true
+	}
+	if ev.kind == evClose {
+		s.ctx.exec.submitMust(s)
+		return true
+	}
+	if s.ctx.exec.submit(s) {
+		return true
+	}
+	s.mbMu.Lock()
+	s.scheduled = false
+	s.mbMu.Unlock()
+	return false
+}
+
+// pendingInbound returns the bytes of messages waiting in the mailbox.
+func (s *session) pendingInbound() int {
+	s.mbMu.Lock()
+	defer s.mbMu.Unlock()
+	return s.mbBytes
+}
+
+// maxBatch bounds the events one executor turn delivers before the session
+// goes to the back of the queue, so one busy session cannot hog a worker.
+const maxBatch = 64
+
+// run delivers the session's pending events. It is called by an executor
+// worker; never twice at once for one session.
+func (s *session) run() {
+	for i := 0; i < maxBatch; i++ {
+		s.mbMu.Lock()
+		if s.mbHead == len(s.mb) {
+			s.mb = s.mb[:0]
+			s.mbHead = 0
+			s.scheduled = false
+			s.mbMu.Unlock()
+			s.maybeResume()
+			return
+		}
+		ev := s.mb[s.mbHead]
+		s.mb[s.mbHead] = event{}
+		s.mbHead++
+		s.mbBytes -= len(ev.bytes())
+		s.mbMu.Unlock()
+		s.deliver(&ev)
+		putBuf(ev.buf)
+		if ev.kind == evClose {
+			s.mbMu.Lock()
+			s.mb, s.mbHead, s.scheduled = nil, 0, false
+			s.mbMu.Unlock()
+			return
+		}
+	}
+	s.maybeResume()
+	s.ctx.exec.submitMust(s)
+}
+
+// maybeResume wakes the event loop when decoding was paused for a full
+// mailbox and the endpoint has caught up.
+func (s *session) maybeResume() {
+	if s.paused.Load() && s.pendingInbound() <= s.settings().MaxPendingInboundBytes/2 {
+		_ = s.c.Wake(nil)
+	}
+}
+
+// deliver runs the endpoint callback for ev, recovering panics.
+func (s *session) deliver(ev *event) {
+	if s.closeDone {
+		return
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			s.panicked(p)
+		}
+	}()
+	switch ev.kind {
+	case evOpen:
+		s.endpoint = s.ep.cfg.New()
+		s.opened = true
+		s.endpoint.OnOpen(s, s.ep.cfg)
+	case evText:
+		s.epMu.Lock()
+		h, raw := s.onText, s.onRawText
+		s.epMu.Unlock()
+		switch {
+		case raw != nil:
+			raw(ev.bytes())
+		case h != nil:
+			h(string(ev.bytes()))
+		default:
+			_ = s.Close(endpoint.CloseReason{Code: endpoint.CloseCannotAccept, Reason: "text messages are not accepted"})
+		}
+	case evBinary:
+		s.epMu.Lock()
+		h := s.onBinary
+		s.epMu.Unlock()
+		if h == nil {
+			_ = s.Close(endpoint.CloseReason{Code: endpoint.CloseCannotAccept, Reason: "binary messages are not accepted"})
+			return
+		}
+		h(ev.bytes())
+	case evPong:
+		s.epMu.Lock()
+		h := s.onPong
+		s.epMu.Unlock()
+		if h != nil {
+			h(ev.bytes())
+		}
+	case evError:
+		s.callOnError(ev.err)
+	case evClose:
+		s.closeDone = true
+		s.ep.remove(s)
+		if !s.opened {
+			return
+		}
+		if c, ok := s.endpoint.(endpoint.OnCloser); ok {
+			s.out.mu.Lock()
+			r := s.closeReason
+			s.out.mu.Unlock()
+			c.OnClose(s, r)
+		}
+	}
+}
+
+func (s *session) callOnError(err error) {
+	if !s.opened {
+		return
+	}
+	if h, ok := s.endpoint.(endpoint.OnErrorer); ok {
+		h.OnError(s, err)
+	}
+}
+
+// panicked reports a panic in endpoint code to OnError and closes the
+// session with 1011. A panic in OnError itself is only logged.
+func (s *session) panicked(p any) {
+	perr := &endpoint.PanicError{Value: p, Stack: debug.Stack()}
+	s.cont.log.Error("endpoint panicked", "session", s.ID(), "path", s.ep.fullPath, "panic", fmt.Sprint(p))
+	func() {
+		defer func() {
+			if p2 := recover(); p2 != nil {
+				s.cont.log.Error("OnError panicked", "session", s.ID(), "panic", fmt.Sprint(p2))
+			}
+		}()
+		s.callOnError(perr)
+	}()
+	s.startClose(endpoint.CloseReason{Code: endpoint.CloseUnexpectedCondition, Reason: "endpoint error"}, false)
+}

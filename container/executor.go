@@ -1,0 +1,175 @@
+package container
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// executor is a web context's bounded worker pool. Its unit of work is a
+// session with pending events: a session is queued at most once at a time
+// (see mailbox), so its callbacks never overlap and keep their order.
+//
+// It never blocks the caller: submit fails when QueueSize sessions are
+// already waiting, and the caller closes the overloaded session with 1013.
+// Work that must run (a session's final OnClose) goes to an overflow list
+// bounded by the number of sessions, so no session ends without its OnClose.
+type executor struct {
+	settings ExecutorSettings
+	tasks    chan *session
+
+	mu       sync.Mutex
+	overflow []*session
+	hasOver  atomic.Bool
+
+	workers atomic.Int32 // running worker goroutines
+	idle    atomic.Int32 // workers waiting for a task
+	busy    atomic.Int32 // workers running a task
+	peak    atomic.Int32 // most workers busy at once, for tests and metrics
+	quit    chan struct{}
+	wg      sync.WaitGroup
+}
+
+func newExecutor(s ExecutorSettings) *executor {
+	e := &executor{
+		settings: s,
+		tasks:    make(chan *session, s.QueueSize),
+		quit:     make(chan struct{}),
+	}
+	for i := 0; i < s.Min; i++ {
+		e.spawn()
+	}
+	return e
+}
+
+// submit queues s to run. It returns false when the queue is full.
+func (e *executor) submit(s *session) bool {
+	select {
+	case e.tasks <- s:
+	default:
+		return false
+	}
+	e.maybeSpawn()
+	return true
+}
+
+// submitMust queues s even when the queue is full.
+func (e *executor) submitMust(s *session) {
+	if e.submit(s) {
+		return
+	}
+	e.mu.Lock()
+	e.overflow = append(e.overflow, s)
+	e.hasOver.Store(true)
+	e.mu.Unlock()
+	e.maybeSpawn()
+}
+
+func (e *executor) maybeSpawn() {
+	for e.idle.Load() == 0 {
+		n := e.workers.Load()
+		if int(n) >= e.settings.Max {
+			return
+		}
+		if e.workers.CompareAndSwap(n, n+1) {
+			e.start()
+			return
+		}
+	}
+}
+
+func (e *executor) spawn() {
+	e.workers.Add(1)
+	e.start()
+}
+
+func (e *executor) start() {
+	e.idle.Add(1)
+	e.wg.Add(1)
+	go e.work()
+}
+
+func (e *executor) popOverflow() *session {
+	if !e.hasOver.Load() {
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.overflow) == 0 {
+		return nil
+	}
+	s := e.overflow[0]
+	e.overflow[0] = nil
+	e.overflow = e.overflow[1:]
+	if len(e.overflow) == 0 {
+		e.overflow = nil
+		e.hasOver.Store(false)
+	}
+	return s
+}
+
+func (e *executor) work() {
+	defer e.wg.Done()
+	timer := time.NewTimer(e.settings.KeepAlive)
+	defer timer.Stop()
+	for {
+		s := e.popOverflow()
+		if s == nil {
+			select {
+			case s = <-e.tasks:
+			case <-timer.C:
+				// Retire if above Min; the CAS keeps concurrent exits from
+				// going below it.
+				if n := e.workers.Load(); int(n) > e.settings.Min && e.workers.CompareAndSwap(n, n-1) {
+					e.idle.Add(-1)
+					return
+				}
+				timer.Reset(e.settings.KeepAlive)
+				continue
+			case <-e.quit:
+				e.idle.Add(-1)
+				e.workers.Add(-1)
+				return
+			}
+		}
+		e.idle.Add(-1)
+		if b := e.busy.Add(1); b > e.peak.Load() {
+			e.peak.Store(b)
+		}
+		s.run()
+		e.busy.Add(-1)
+		e.idle.Add(1)
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(e.settings.KeepAlive)
+	}
+}
+
+// stop makes the workers exit once the queue is empty and waits for them,
+// or until done is closed.
+func (e *executor) stop(done <-chan struct{}) bool {
+	finished := make(chan struct{})
+	go func() {
+		// Let queued work finish: workers exit on quit only when idle.
+		for len(e.tasks) > 0 || e.hasOver.Load() || e.busy.Load() > 0 {
+			select {
+			case <-done:
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+		close(e.quit)
+		e.wg.Wait()
+		close(finished)
+	}()
+	select {
+	case <-finished:
+		return true
+	case <-done:
+		return false
+	}
+}

@@ -1,0 +1,345 @@
+package container
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/gobwas/httphead"
+	"github.com/gobwas/ws"
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/wsc-dev/wsc/endpoint"
+)
+
+var crlfcrlf = []byte("\r\n\r\n")
+
+// HTTPError is a handshake rejection: the status and the reason sent in the
+// response body.
+type HTTPError struct {
+	// Status is the HTTP status code.
+	Status int
+	// Reason is the text of the response body.
+	Reason string
+	// Header holds extra response header lines, each ending in CRLF.
+	Header string
+}
+
+// Error implements error.
+func (e *HTTPError) Error() string {
+	return fmt.Sprintf("container: handshake rejected: %d %s: %s", e.Status, http.StatusText(e.Status), e.Reason)
+}
+
+const versionHeader = "Sec-WebSocket-Version: 13\r\n"
+
+// Handshake rejections.
+var (
+	errNotUpgrade = &HTTPError{Status: http.StatusUpgradeRequired, Reason: "this is a WebSocket endpoint: send an Upgrade: websocket request",
+		Header: "Upgrade: websocket\r\n" + versionHeader}
+	errHeadersTooLarge = &HTTPError{Status: http.StatusRequestHeaderFieldsTooLarge, Reason: "request headers too large"}
+	errBadKey          = &HTTPError{Status: http.StatusBadRequest, Reason: "bad Sec-WebSocket-Key: want the base64 of 16 bytes"}
+	errBadVersion      = &HTTPError{Status: http.StatusBadRequest, Reason: "unsupported Sec-WebSocket-Version: want 13", Header: versionHeader}
+	errBadMethod       = &HTTPError{Status: http.StatusBadRequest, Reason: "a WebSocket handshake must be a GET request", Header: "Allow: GET\r\n"}
+	errNotFound        = &HTTPError{Status: http.StatusNotFound, Reason: "no WebSocket endpoint at this path"}
+	errForbiddenOrigin = &HTTPError{Status: http.StatusForbidden, Reason: "origin not allowed"}
+	errShuttingDown    = &HTTPError{Status: http.StatusServiceUnavailable, Reason: "server shutting down"}
+)
+
+// onHandshakeTraffic buffers the request until the end of its headers (in
+// gnet's buffer: nothing is copied while it arrives), then upgrades. Frames
+// that follow the request in the same read are decoded at once.
+func (s *session) onHandshakeTraffic() gnet.Action {
+	c := s.c
+	buf, _ := c.Peek(-1)
+	limit := s.cont.cfg.MaxHandshakeBytes
+	end := bytes.Index(buf, crlfcrlf)
+	if end < 0 {
+		if len(buf) > limit {
+			return s.reject(errHeadersTooLarge)
+		}
+		return gnet.None
+	}
+	end += len(crlfcrlf)
+	if end > limit {
+		return s.reject(errHeadersTooLarge)
+	}
+	if act := s.upgrade(buf[:end]); act != gnet.None {
+		return act
+	}
+	_, _ = c.Discard(end)
+	if c.InboundBuffered() > 0 {
+		return s.readFrames()
+	}
+	return gnet.None
+}
+
+// reject writes an HTTP error response and closes the connection.
+func (s *session) reject(e *HTTPError) gnet.Action {
+	var b strings.Builder
+	body := e.Reason + "\n"
+	fmt.Fprintf(&b, "HTTP/1.1 %d %s\r\n", e.Status, http.StatusText(e.Status))
+	b.WriteString("Content-Type: text/plain; charset=utf-8\r\n")
+	b.WriteString("Content-Length: " + strconv.Itoa(len(body)) + "\r\n")
+	b.WriteString("Connection: close\r\n")
+	b.WriteString(e.Header)
+	b.WriteString("\r\n")
+	b.WriteString(body)
+	_, _ = s.c.Write([]byte(b.String()))
+	s.cont.log.Debug("handshake rejected", "remote", s.remoteString(), "status", e.Status, "reason", e.Reason)
+	return gnet.Close
+}
+
+// handshakeInfo collects what the upgrader's callbacks see.
+type handshakeInfo struct {
+	host   string
+	origin string
+}
+
+// upgrade runs gobwas' Upgrader over exactly the request bytes and, on
+// success, opens the session. It returns gnet.Close when it rejected the
+// request.
+func (s *session) upgrade(req []byte) gnet.Action {
+	if !isUpgradeRequest(req) {
+		return s.reject(errNotUpgrade)
+	}
+	if s.cont.draining.Load() {
+		return s.reject(errShuttingDown)
+	}
+	var info handshakeInfo
+	var rejection *HTTPError
+	var dfl *deflateState
+	u := ws.Upgrader{
+		OnRequest: func(uri []byte) error {
+			s.uri = string(uri)
+			u, err := url.ParseRequestURI(s.uri)
+			if err != nil {
+				rejection = &HTTPError{Status: http.StatusBadRequest, Reason: "bad request URI"}
+				return rejection
+			}
+			m, params := s.cont.route(u.Path)
+			if m == nil {
+				rejection = errNotFound
+				return rejection
+			}
+			s.ep, s.ctx, s.pathPar = m, m.ctx, params
+			return nil
+		},
+		OnHost: func(host []byte) error {
+			info.host = string(host)
+			return nil
+		},
+		OnHeader: func(key, value []byte) error {
+			if string(key) == "Origin" {
+				info.origin = string(value)
+			}
+			return nil
+		},
+		ProtocolCustom: func(v []byte) (string, bool) {
+			return s.chooseSubprotocol(v), true
+		},
+		Negotiate: func(opt httphead.Option) (httphead.Option, error) {
+			if s.ctx == nil || !s.ctx.settings.PerMessageDeflate {
+				return httphead.Option{}, nil
+			}
+			return negotiateDeflate(opt, &dfl)
+		},
+		OnBeforeUpgrade: func() (ws.HandshakeHeader, error) {
+			if !s.ctx.originAllowed(info.origin, info.host) {
+				rejection = errForbiddenOrigin
+				return nil, rejection
+			}
+			return nil, nil
+		},
+	}
+	var resp bytes.Buffer
+	hs, err := u.Upgrade(&struct {
+		io.Reader
+		io.Writer
+	}{bytes.NewReader(req), &resp})
+	if err != nil {
+		if rejection == nil {
+			rejection = mapUpgradeError(err, req)
+		}
+		return s.reject(rejection)
+	}
+	if !validKey(req) {
+		return s.reject(errBadKey)
+	}
+	s.subprot = hs.Protocol
+	s.deflate = dfl
+	_, _ = s.c.Write(resp.Bytes())
+	s.open()
+	return gnet.None
+}
+
+// mapUpgradeError turns gobwas' rejection into ours: 400 for a bad method,
+// version or key (with Sec-WebSocket-Version: 13 for the version, as in
+// RFC 6455 §4.4).
+func mapUpgradeError(err error, req []byte) *HTTPError {
+	switch {
+	case errors.Is(err, ws.ErrHandshakeBadMethod):
+		return errBadMethod
+	case errors.Is(err, ws.ErrHandshakeBadSecVersion), errors.Is(err, ws.ErrHandshakeUpgradeRequired):
+		return errBadVersion
+	case errors.Is(err, ws.ErrHandshakeBadSecKey):
+		return errBadKey
+	}
+	var rej *ws.ConnectionRejectedError
+	if errors.As(err, &rej) {
+		return &HTTPError{Status: rej.StatusCode(), Reason: strings.TrimPrefix(rej.Error(), "handshake error: ")}
+	}
+	return &HTTPError{Status: http.StatusBadRequest, Reason: "malformed handshake request"}
+}
+
+// headerLines calls f for each header line of an HTTP request (not the
+// request line) until f returns false.
+func headerLines(req []byte, f func(name, value []byte) bool) {
+	i := bytes.Index(req, []byte("\r\n"))
+	if i < 0 {
+		return
+	}
+	rest := req[i+2:]
+	for len(rest) > 0 {
+		j := bytes.Index(rest, []byte("\r\n"))
+		if j <= 0 {
+			return
+		}
+		line := rest[:j]
+		rest = rest[j+2:]
+		k := bytes.IndexByte(line, ':')
+		if k <= 0 {
+			continue
+		}
+		if !f(bytes.TrimSpace(line[:k]), bytes.TrimSpace(line[k+1:])) {
+			return
+		}
+	}
+}
+
+// isUpgradeRequest reports whether the request asks for a WebSocket upgrade
+// (an Upgrade header with the websocket token); anything else is plain HTTP.
+func isUpgradeRequest(req []byte) bool {
+	found := false
+	headerLines(req, func(name, value []byte) bool {
+		if bytes.EqualFold(name, []byte("Upgrade")) {
+			for _, tok := range bytes.Split(value, []byte(",")) {
+				if bytes.EqualFold(bytes.TrimSpace(tok), []byte("websocket")) {
+					found = true
+				}
+			}
+		}
+		return !found
+	})
+	return found
+}
+
+// validKey reports whether Sec-WebSocket-Key is the base64 of 16 bytes
+// (RFC 6455 §4.1); gobwas only checks its length.
+func validKey(req []byte) bool {
+	ok := false
+	headerLines(req, func(name, value []byte) bool {
+		if bytes.EqualFold(name, []byte("Sec-WebSocket-Key")) {
+			var dst [18]byte
+			n, err := base64.StdEncoding.Decode(dst[:], value)
+			ok = err == nil && n == 16
+			return false
+		}
+		return true
+	})
+	return ok
+}
+
+// chooseSubprotocol picks the first subprotocol the client offers that the
+// endpoint speaks, or "".
+func (s *session) chooseSubprotocol(offer []byte) string {
+	if s.ep == nil {
+		return ""
+	}
+	for _, p := range bytes.Split(offer, []byte(",")) {
+		p = bytes.TrimSpace(p)
+		for _, mine := range s.ep.cfg.Subprotocols {
+			if string(p) == mine {
+				return mine
+			}
+		}
+	}
+	return ""
+}
+
+// originAllowed applies the context's origin policy: a listed origin or "*",
+// else same-origin (no Origin header, or one whose host is the Host header).
+func (c *webContext) originAllowed(origin, host string) bool {
+	if origin == "" {
+		return true
+	}
+	for _, o := range c.settings.AllowedOrigins {
+		if o == "*" || strings.EqualFold(o, origin) {
+			return true
+		}
+	}
+	if len(c.settings.AllowedOrigins) > 0 {
+		return false
+	}
+	u, err := url.Parse(origin)
+	if err != nil {
+		return false
+	}
+	return strings.EqualFold(u.Host, host)
+}
+
+// open completes the upgrade: the session goes live and OnOpen is posted.
+func (s *session) open() {
+	if s.hsTimer != nil {
+		s.hsTimer.Stop()
+	}
+	cfg := s.ep.cfg
+	maxText, maxBinary := cfg.MaxTextMessageBytes, cfg.MaxBinaryMessageBytes
+	if maxText <= 0 {
+		maxText = s.ctx.settings.MaxTextMessageBytes
+	}
+	if maxBinary <= 0 {
+		maxBinary = s.ctx.settings.MaxBinaryMessageBytes
+	}
+	s.maxText.Store(int64(maxText))
+	s.maxBinary.Store(int64(maxBinary))
+	if ob := s.c.OutboundBuffered(); ob > 0 {
+		s.out.mu.Lock()
+		s.out.direct = false
+		s.out.backlog = ob
+		s.ensurePollLocked()
+		s.out.mu.Unlock()
+	}
+	s.setRemoteProps()
+	s.state.Store(uint32(stateOpen))
+	s.ep.add(s)
+	if !s.post(event{kind: evOpen}) {
+		s.overloaded()
+	}
+}
+
+// setRemoteProps records the client's address in the user properties.
+func (s *session) setRemoteProps() {
+	host, port, err := net.SplitHostPort(s.remoteString())
+	if err != nil {
+		return
+	}
+	s.props.Set(endpoint.PropRemoteAddr, host)
+	s.props.Set(endpoint.PropRemoteHost, host)
+	if p, err := strconv.Atoi(port); err == nil {
+		s.props.Set(endpoint.PropRemotePort, p)
+	}
+}
+
+func (s *session) remoteString() string {
+	if s.remote == nil {
+		return ""
+	}
+	return s.remote.String()
+}

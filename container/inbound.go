@@ -1,0 +1,334 @@
+package container
+
+import (
+	"encoding/binary"
+	"unicode/utf8"
+
+	"github.com/gobwas/ws"
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/wsc-dev/wsc/endpoint"
+)
+
+// inbound is the frame decoder's state for one session. It lives on the
+// event loop only. Data frame payloads are consumed as they arrive (unmasked
+// in gnet's buffer, checked and appended to the message), so a large frame
+// never waits whole in gnet's buffer and is never copied twice.
+type inbound struct {
+	done bool // a close frame was received or the connection failed: discard input
+
+	// The data frame whose payload is arriving.
+	inPayload bool
+	remaining int64
+	mask      [4]byte
+	maskOff   int
+	fin       bool
+
+	// The message being assembled; op == 0 when none.
+	op         ws.OpCode
+	compressed bool
+	size       int64 // bytes announced so far (compressed bytes if compressed)
+	limit      int64 // the session's limit for this message's type
+	buf        *[]byte
+	utf8       utf8Validator
+}
+
+// payloadPrealloc bounds what a frame header makes us allocate before the
+// bytes arrive: a peer-declared length is not trusted.
+const payloadPrealloc = 64 << 10
+
+// readFrames decodes every complete frame in gnet's inbound buffer and
+// consumes the payload of a frame in progress. It runs on the event loop.
+func (s *session) readFrames() gnet.Action {
+	c := s.c
+	in := &s.in
+	if in.done {
+		_, _ = c.Discard(-1)
+		return gnet.None
+	}
+	if s.paused.Load() {
+		if s.pendingInbound() > s.settings().MaxPendingInboundBytes/2 {
+			if c.InboundBuffered() > s.inboundHardCap() {
+				s.fail(endpoint.CloseTryAgainLater, "client sends faster than the endpoint reads")
+				_, _ = c.Discard(-1)
+			}
+			return gnet.None
+		}
+		s.paused.Store(false)
+	}
+	buf, _ := c.Peek(-1)
+	off := 0
+	for off < len(buf) && !in.done {
+		if in.inPayload {
+			n := len(buf) - off
+			if int64(n) > in.remaining {
+				n = int(in.remaining)
+			}
+			chunk := buf[off : off+n]
+			ws.Cipher(chunk, in.mask, in.maskOff)
+			in.maskOff += n
+			in.remaining -= int64(n)
+			off += n
+			if !s.appendPayload(chunk) {
+				break
+			}
+			if in.remaining == 0 {
+				in.inPayload = false
+				if in.fin && !s.finishMessage() {
+					break
+				}
+			}
+			continue
+		}
+		h, hn, err := decodeHeader(buf[off:])
+		if err != nil {
+			s.fail(endpoint.CloseProtocolError, err.Error())
+			break
+		}
+		if hn == 0 {
+			break // header incomplete: wait for more bytes
+		}
+		if code, why := s.checkHeader(h); code != 0 {
+			s.fail(code, why)
+			break
+		}
+		if h.OpCode.IsControl() {
+			end := off + hn + int(h.Length)
+			if end > len(buf) {
+				break // at most 139 bytes: wait for the whole frame
+			}
+			payload := buf[off+hn : end]
+			ws.Cipher(payload, h.Mask, 0)
+			off = end
+			if s.control(h.OpCode, payload) == gnet.Close {
+				return gnet.Close
+			}
+			continue
+		}
+		off += hn
+		if !s.startFrame(h) {
+			break
+		}
+		if h.Length == 0 && h.Fin && !s.finishMessage() {
+			break
+		}
+	}
+	if in.done {
+		_, _ = c.Discard(-1)
+	} else {
+		_, _ = c.Discard(off)
+	}
+	return gnet.None
+}
+
+// inboundHardCap is how much a paused session may leave in gnet's buffer
+// before it is closed: the mailbox bound plus one message of the largest
+// kind plus a read.
+func (s *session) inboundHardCap() int {
+	return s.settings().MaxPendingInboundBytes + int(max(s.maxText.Load(), s.maxBinary.Load())) + 64<<10
+}
+
+// checkHeader applies RFC 6455 §5.2–§5.5 to a client frame header.
+func (s *session) checkHeader(h ws.Header) (endpoint.CloseCode, string) {
+	switch {
+	case h.Rsv&0x3 != 0:
+		return endpoint.CloseProtocolError, "RSV2 or RSV3 set"
+	case h.Rsv1() && (s.deflate == nil || !(h.OpCode == ws.OpText || h.OpCode == ws.OpBinary)):
+		return endpoint.CloseProtocolError, "RSV1 set without a compressed message"
+	case !h.Masked:
+		return endpoint.CloseProtocolError, "client frame not masked"
+	case h.OpCode.IsReserved():
+		return endpoint.CloseProtocolError, "reserved opcode"
+	case h.OpCode.IsControl() && !h.Fin:
+		return endpoint.CloseProtocolError, "fragmented control frame"
+	case h.OpCode.IsControl() && h.Length > 125:
+		return endpoint.CloseProtocolError, "control frame longer than 125 bytes"
+	}
+	return 0, ""
+}
+
+// startFrame begins a data frame, and a message with it unless it is a
+// continuation. It returns false when the session failed.
+func (s *session) startFrame(h ws.Header) bool {
+	in := &s.in
+	if h.OpCode == ws.OpContinuation {
+		if in.op == 0 {
+			s.fail(endpoint.CloseProtocolError, "continuation frame without a message")
+			return false
+		}
+	} else {
+		if in.op != 0 {
+			s.fail(endpoint.CloseProtocolError, "new message inside a fragmented message")
+			return false
+		}
+		in.op = h.OpCode
+		in.compressed = h.Rsv1()
+		in.size = 0
+		in.utf8.reset()
+		if h.OpCode == ws.OpText {
+			in.limit = s.maxText.Load()
+		} else {
+			in.limit = s.maxBinary.Load()
+		}
+	}
+	in.size += h.Length
+	limit := in.limit
+	if in.compressed {
+		// Deflate can expand incompressible data by a few bytes per block.
+		limit += limit>>6 + 256
+	}
+	if in.size > limit {
+		s.fail(endpoint.CloseTooBig, "message too big")
+		return false
+	}
+	in.inPayload = h.Length > 0
+	in.remaining = h.Length
+	in.mask = h.Mask
+	in.maskOff = 0
+	in.fin = h.Fin
+	if in.buf == nil && h.Length > 0 {
+		in.buf = getBuf(int(min(h.Length, payloadPrealloc)))
+	}
+	return true
+}
+
+// appendPayload adds unmasked payload bytes to the message. It returns false
+// when the session failed.
+func (s *session) appendPayload(p []byte) bool {
+	in := &s.in
+	if in.op == ws.OpText && !in.compressed && !in.utf8.feed(p) {
+		s.fail(endpoint.CloseNotConsistent, "invalid UTF-8 in text message")
+		return false
+	}
+	in.buf = growBuf(in.buf, len(p))
+	*in.buf = append(*in.buf, p...)
+	return true
+}
+
+// finishMessage completes the message and posts it to the endpoint. It
+// returns false when decoding must stop (failure, or the mailbox is full).
+func (s *session) finishMessage() bool {
+	in := &s.in
+	buf := in.buf
+	in.buf = nil
+	op := in.op
+	in.op = 0
+	if in.compressed {
+		var src []byte
+		if buf != nil {
+			src = *buf
+		}
+		out, err := s.deflate.inflate(src, int(in.limit))
+		putBuf(buf)
+		switch err {
+		case nil:
+		case errInflateBig:
+			s.fail(endpoint.CloseTooBig, "message too big")
+			return false
+		default:
+			s.fail(endpoint.CloseNotConsistent, err.Error())
+			return false
+		}
+		buf = out
+		if op == ws.OpText && !utf8.Valid(*buf) {
+			putBuf(buf)
+			s.fail(endpoint.CloseNotConsistent, "invalid UTF-8 in text message")
+			return false
+		}
+	} else if op == ws.OpText && !in.utf8.complete() {
+		putBuf(buf)
+		s.fail(endpoint.CloseNotConsistent, "text message ends inside a UTF-8 sequence")
+		return false
+	}
+	kind := evBinary
+	if op == ws.OpText {
+		kind = evText
+	}
+	if !s.post(event{kind: kind, buf: buf}) {
+		s.overloaded()
+		return false
+	}
+	if s.pendingInbound() > s.settings().MaxPendingInboundBytes {
+		// Stop decoding until the endpoint catches up (see maybeResume).
+		// Re-check after publishing the flag: the executor may have drained
+		// the mailbox in between and will not wake us.
+		s.paused.Store(true)
+		if s.pendingInbound() > s.settings().MaxPendingInboundBytes/2 {
+			return false
+		}
+		s.paused.Store(false)
+	}
+	return true
+}
+
+// control handles a ping, pong or close frame; payload is unmasked and
+// valid only during the call.
+func (s *session) control(op ws.OpCode, payload []byte) gnet.Action {
+	switch op {
+	case ws.OpPing:
+		_ = s.sendControl(ws.OpPong, payload, policyControl)
+	case ws.OpPong:
+		if s.hasPong.Load() {
+			b := getBuf(len(payload))
+			*b = append(*b, payload...)
+			if !s.post(event{kind: evPong, buf: b}) {
+				s.overloaded()
+			}
+		}
+	case ws.OpClose:
+		return s.peerClose(payload)
+	}
+	return gnet.None
+}
+
+// peerClose answers the peer's close frame (RFC 6455 §5.5.1, §7.1.5).
+func (s *session) peerClose(payload []byte) gnet.Action {
+	r := endpoint.CloseReason{Code: endpoint.CloseNoStatusCode}
+	var code uint16
+	switch {
+	case len(payload) == 1:
+		s.fail(endpoint.CloseProtocolError, "close frame with a 1-byte payload")
+		return gnet.None
+	case len(payload) >= 2:
+		code = binary.BigEndian.Uint16(payload)
+		if !receivableCloseCode(code) {
+			s.fail(endpoint.CloseProtocolError, "invalid close code")
+			return gnet.None
+		}
+		if !utf8.Valid(payload[2:]) {
+			s.fail(endpoint.CloseNotConsistent, "invalid UTF-8 in close reason")
+			return gnet.None
+		}
+		r = endpoint.CloseReason{Code: endpoint.CloseCode(code), Reason: string(payload[2:])}
+	}
+	s.in.done = true
+	if !s.sendClose(closePayload(code), r, true) {
+		// We sent our close first and this is the answer: the closing
+		// handshake is complete, and the server closes TCP (§7.1.1).
+		return gnet.Close
+	}
+	return gnet.None
+}
+
+// fail closes the session for a protocol violation: a close frame with code,
+// then TCP, without waiting for the peer (RFC 6455 §7.1.7). OnError hears of
+// it.
+func (s *session) fail(code endpoint.CloseCode, why string) {
+	in := &s.in
+	in.done = true
+	putBuf(in.buf)
+	in.buf = nil
+	r := endpoint.CloseReason{Code: code, Reason: why}
+	payload := make([]byte, 2, 2+len(why))
+	binary.BigEndian.PutUint16(payload, uint16(code))
+	payload = append(payload, truncateUTF8(why, endpoint.MaxCloseReasonBytes)...)
+	if s.sendClose(payload, r, true) {
+		s.post(event{kind: evError, err: &endpoint.CloseError{CloseReason: r}})
+	}
+}
+
+// overloaded closes a session whose events the executor could not take.
+func (s *session) overloaded() {
+	s.cont.log.Warn("executor overloaded: closing session", "session", s.ID(), "context", s.ctx.path)
+	s.fail(endpoint.CloseTryAgainLater, "server overloaded")
+}

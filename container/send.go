@@ -1,0 +1,557 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gobwas/ws"
+	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/wsc-dev/wsc/endpoint"
+)
+
+// The send path.
+//
+// Every frame of a session goes through outbound, under its mutex, so frames
+// never interleave and leave in the order they were sent. While none of the
+// session's bytes are queued in gnet ("direct" mode) the sender writes the
+// frame straight to the socket from its own goroutine: no hop to the event
+// loop and no allocation. When the socket does not take the whole frame,
+// the rest is handed to gnet with AsyncWrite and the session stays in queued
+// mode, where every later frame is queued behind it, until gnet reports
+// that its outbound buffer for the connection is empty again.
+//
+// queued = bytes in AsyncWrite tasks not yet run + gnet's outbound buffer at
+// the last look. A frame that would push queued past MaxPendingOutboundBytes
+// waits in a FIFO (a message bigger than the bound goes when nothing else is
+// queued). A Basic sender waits up to BlockingSendTimeout and an Async send
+// up to AsyncSendTimeout; then the session is closed, because a peer that
+// does not read cannot be buffered for forever. Async sends beyond a second
+// MaxPendingOutboundBytes of waiting frames fail at once and close the
+// session in the same way.
+//
+// Writing to the file descriptor outside gnet is safe because OnClose, which
+// gnet calls before it closes the descriptor, takes the same mutex and marks
+// the session closed: no write can reach a descriptor number reused by
+// another connection.
+
+// ErrSendQueueFull is given to an Async send when the session already has
+// more than its bound of frames waiting; the session is closed.
+var ErrSendQueueFull = errors.New("container: send queue full: the peer does not read")
+
+// wframe is one encoded frame ready to write.
+type wframe struct {
+	b          []byte       // bytes still to write
+	own        *[]byte      // pooled buffer holding b, released when written
+	shared     *sharedFrame // shared buffer holding b, released when written
+	closeAfter bool         // close TCP once this frame and all before it are written
+}
+
+func (w *wframe) release() {
+	putBuf(w.own)
+	if w.shared != nil {
+		w.shared.release()
+	}
+	w.own, w.shared = nil, nil
+}
+
+// sharedFrame is a frame encoded once for many sessions (broadcast).
+type sharedFrame struct {
+	buf  *[]byte
+	refs atomic.Int32
+}
+
+func (f *sharedFrame) release() {
+	if f.refs.Add(-1) == 0 {
+		putBuf(f.buf)
+	}
+}
+
+// sendOp is a frame that could not be written at once: waiting for room in
+// the FIFO, or in flight in a gnet AsyncWrite task.
+type sendOp struct {
+	s        *session
+	w        wframe
+	n        int
+	done     endpoint.SendHandler // Async completion, or nil
+	wait     chan error           // Basic waiter, or nil
+	deadline time.Time            // for Async ops in the FIFO
+	inflight bool
+}
+
+// outbound is a session's send state; see the comment at the top of the file.
+type outbound struct {
+	mu         sync.Mutex
+	direct     bool // nothing of ours is queued in gnet
+	closeSent  bool // a close frame was queued: nothing else follows it
+	closed     bool // TCP closed: every send fails
+	inflight   int  // bytes in AsyncWrite tasks not yet run
+	backlog    int  // gnet's OutboundBuffered at the last look
+	fifo       []*sendOp
+	fifoBytes  int
+	closeDrain bool // close TCP once everything is written
+	polling    bool
+	pollDelay  time.Duration
+}
+
+func (o *outbound) queued() int { return o.inflight + o.backlog }
+
+// sendPolicy says what a sender does when the session's queue is full.
+type sendPolicy uint8
+
+const (
+	policyBasic   sendPolicy = iota // wait, up to the blocking send timeout
+	policyAsync                     // queue with a deadline; never wait
+	policyControl                   // never wait, never fail for room (pong, close)
+)
+
+// transmit writes or queues w. For policyBasic it returns after the frame
+// was written or queued within the bound, or with the send error; for
+// policyAsync, done (if not nil) is called once with the result.
+func (s *session) transmit(w wframe, isClose bool, policy sendPolicy, done endpoint.SendHandler) error {
+	o := &s.out
+	o.mu.Lock()
+	if o.closed || o.closeSent {
+		o.mu.Unlock()
+		w.release()
+		if done != nil {
+			done(endpoint.ErrSessionClosed)
+		}
+		return endpoint.ErrSessionClosed
+	}
+	if isClose {
+		o.closeSent = true
+	}
+	n := len(w.b)
+	fits := len(o.fifo) == 0 && (policy == policyControl || o.queued() == 0 || o.queued()+n <= s.settings().MaxPendingOutboundBytes)
+	if fits {
+		err := s.writeLocked(w, done)
+		o.mu.Unlock()
+		return err
+	}
+	op := &sendOp{s: s, w: w, n: n, done: done}
+	switch policy {
+	case policyAsync:
+		if len(o.fifo) > 0 && o.fifoBytes+n > s.settings().MaxPendingOutboundBytes {
+			o.mu.Unlock()
+			w.release()
+			s.abort("send queue full")
+			if done != nil {
+				done(ErrSendQueueFull)
+			}
+			return ErrSendQueueFull
+		}
+		op.deadline = time.Now().Add(s.settings().AsyncSendTimeout)
+	case policyBasic:
+		op.wait = make(chan error, 1)
+	}
+	o.fifo = append(o.fifo, op)
+	o.fifoBytes += n
+	s.ensurePollLocked()
+	o.mu.Unlock()
+	if op.wait == nil {
+		return nil
+	}
+	t := time.NewTimer(s.settings().BlockingSendTimeout)
+	defer t.Stop()
+	select {
+	case err := <-op.wait:
+		return err
+	case <-t.C:
+		s.abort("blocking send timed out")
+		return endpoint.ErrSendTimeout
+	}
+}
+
+// writeLocked writes w now: straight to the socket in direct mode, else
+// through gnet. o.mu must be held.
+func (s *session) writeLocked(w wframe, done endpoint.SendHandler) error {
+	o := &s.out
+	if o.direct {
+		n, err := writeFD(s.c.Fd(), w.b)
+		if err != nil {
+			w.release()
+			o.closed = true
+			_ = s.c.Close()
+			if done != nil {
+				done(endpoint.ErrSessionClosed)
+			}
+			return endpoint.ErrSessionClosed
+		}
+		if n == len(w.b) {
+			closeAfter := w.closeAfter
+			w.release()
+			if closeAfter {
+				_ = s.c.Close()
+			}
+			if done != nil {
+				done(nil)
+			}
+			return nil
+		}
+		w.b = w.b[n:]
+		o.direct = false
+	}
+	op := &sendOp{s: s, w: w, n: len(w.b), done: done}
+	s.asyncLocked(op)
+	return nil
+}
+
+// asyncLocked hands op to gnet. o.mu must be held.
+func (s *session) asyncLocked(op *sendOp) {
+	o := &s.out
+	op.inflight = true
+	o.inflight += op.n
+	if err := s.c.AsyncWrite(op.w.b, op.written); err != nil {
+		o.inflight -= op.n
+		op.w.release()
+		if op.done != nil {
+			go op.done(endpoint.ErrSessionClosed)
+		}
+	}
+}
+
+// written is the AsyncWrite callback; it runs on the event loop.
+func (op *sendOp) written(c gnet.Conn, err error) error {
+	s := op.s
+	o := &s.out
+	o.mu.Lock()
+	o.inflight -= op.n
+	closeAfter := op.w.closeAfter
+	op.w.release()
+	var ready []*sendOp
+	if err == nil && !o.closed {
+		o.backlog = c.OutboundBuffered()
+		if closeAfter {
+			o.closeDrain = true
+		}
+		ready = s.progressLocked()
+	}
+	o.mu.Unlock()
+	notify(ready)
+	if op.done != nil {
+		if err != nil {
+			err = endpoint.ErrSessionClosed
+		}
+		op.done(err)
+	}
+	return nil
+}
+
+// progressLocked moves waiting frames to gnet while they fit, returns to
+// direct mode when everything has been written, and keeps polling gnet's
+// buffer while it holds bytes of ours. It returns the Basic waiters to
+// release (outside the lock). o.mu must be held; it runs on the event loop.
+func (s *session) progressLocked() []*sendOp {
+	o := &s.out
+	var ready []*sendOp
+	max := s.settings().MaxPendingOutboundBytes
+	for len(o.fifo) > 0 {
+		op := o.fifo[0]
+		if o.queued() > 0 && o.queued()+op.n > max {
+			break
+		}
+		o.fifo[0] = nil
+		o.fifo = o.fifo[1:]
+		o.fifoBytes -= op.n
+		wait := op.wait
+		op.wait = nil
+		s.asyncLocked(op)
+		if wait != nil {
+			ready = append(ready, &sendOp{wait: wait})
+		}
+	}
+	if len(o.fifo) == 0 {
+		o.fifo = nil
+	}
+	if o.queued() == 0 && len(o.fifo) == 0 {
+		o.direct = true
+		o.pollDelay = 0
+		if o.closeDrain {
+			_ = s.c.Close()
+		}
+		return ready
+	}
+	if o.backlog > 0 || len(o.fifo) > 0 {
+		s.ensurePollLocked()
+	}
+	return ready
+}
+
+func notify(ready []*sendOp) {
+	for _, op := range ready {
+		op.wait <- nil
+	}
+}
+
+// ensurePollLocked arms the timer that looks at gnet's outbound buffer:
+// gnet does not tell when it has drained. The delay backs off from 1 ms to
+// 100 ms while the peer stays slow. o.mu must be held.
+func (s *session) ensurePollLocked() {
+	o := &s.out
+	if o.polling || o.closed {
+		return
+	}
+	o.polling = true
+	switch {
+	case o.pollDelay == 0:
+		o.pollDelay = time.Millisecond
+	case o.pollDelay < 100*time.Millisecond:
+		o.pollDelay *= 2
+	}
+	time.AfterFunc(o.pollDelay, s.poll)
+}
+
+func (s *session) poll() {
+	err := s.c.EventLoop().Execute(context.Background(), gnet.RunnableFunc(s.pollOnLoop))
+	if err != nil {
+		s.out.mu.Lock()
+		s.out.polling = false
+		s.out.mu.Unlock()
+	}
+}
+
+// pollOnLoop refreshes the backlog and expires Async sends that waited too
+// long. It runs on the event loop.
+func (s *session) pollOnLoop(context.Context) error {
+	o := &s.out
+	o.mu.Lock()
+	o.polling = false
+	if o.closed {
+		o.mu.Unlock()
+		return nil
+	}
+	o.backlog = s.c.OutboundBuffered()
+	expired := len(o.fifo) > 0 && !o.fifo[0].deadline.IsZero() && time.Now().After(o.fifo[0].deadline)
+	var ready []*sendOp
+	if !expired {
+		ready = s.progressLocked()
+	}
+	o.mu.Unlock()
+	notify(ready)
+	if expired {
+		s.abort("async send timed out")
+	}
+	return nil
+}
+
+// closeOutbound marks the session closed for sending and fails every
+// waiting frame. It runs in gnet's OnClose, before the descriptor is closed.
+func (s *session) closeOutbound() {
+	o := &s.out
+	o.mu.Lock()
+	o.closed = true
+	fifo := o.fifo
+	o.fifo, o.fifoBytes = nil, 0
+	o.mu.Unlock()
+	for _, op := range fifo {
+		op.w.release()
+		if op.wait != nil {
+			op.wait <- endpoint.ErrSessionClosed
+		}
+		if op.done != nil {
+			op.done(endpoint.ErrSessionClosed)
+		}
+	}
+}
+
+// abort closes the TCP connection of a session whose peer does not read:
+// no close frame can get through. OnClose reports 1006 with why.
+func (s *session) abort(why string) {
+	s.out.mu.Lock()
+	if !s.hasCloseReason {
+		s.closeReason = endpoint.CloseReason{Code: endpoint.CloseClosedAbnormally, Reason: why}
+		s.hasCloseReason = true
+	}
+	s.out.mu.Unlock()
+	s.cont.log.Debug("session aborted", "session", s.ID(), "why", why)
+	_ = s.c.Close()
+}
+
+// writeFD writes b to a non-blocking socket. It returns how much was
+// written; EAGAIN is not an error.
+func writeFD(fd int, b []byte) (int, error) {
+	written := 0
+	for written < len(b) {
+		n, err := unix.Write(fd, b[written:])
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return written, nil
+		case err != nil:
+			return written, err
+		}
+		written += n
+	}
+	return written, nil
+}
+
+// encodeFrame builds a frame for payload in a pooled buffer, compressing a
+// data message when permessage-deflate is in force.
+func (s *session) encodeFrame(op ws.OpCode, payload []byte) wframe {
+	if s.deflate != nil && op.IsData() && len(payload) >= minCompressBytes {
+		if w, ok := s.deflate.compress(op, payload); ok {
+			return w
+		}
+	}
+	fb := getBuf(headerLen(len(payload)) + len(payload))
+	*fb = appendHeader(*fb, op, true, false, len(payload))
+	*fb = append(*fb, payload...)
+	return wframe{b: *fb, own: fb}
+}
+
+// encodeFrameString is encodeFrame for a string payload, without converting it.
+func (s *session) encodeFrameString(op ws.OpCode, payload string) wframe {
+	if s.deflate != nil && len(payload) >= minCompressBytes {
+		return s.encodeFrame(op, []byte(payload))
+	}
+	fb := getBuf(headerLen(len(payload)) + len(payload))
+	*fb = appendHeader(*fb, op, true, false, len(payload))
+	*fb = append(*fb, payload...)
+	return wframe{b: *fb, own: fb}
+}
+
+func (s *session) sendData(op ws.OpCode, payload []byte, policy sendPolicy, done endpoint.SendHandler) error {
+	if op == ws.OpText && !utf8.Valid(payload) {
+		if done != nil {
+			done(endpoint.ErrInvalidUTF8)
+		}
+		return endpoint.ErrInvalidUTF8
+	}
+	return s.transmit(s.encodeFrame(op, payload), false, policy, done)
+}
+
+func (s *session) sendControl(op ws.OpCode, payload []byte, policy sendPolicy) error {
+	if len(payload) > 125 {
+		return endpoint.ErrControlTooLong
+	}
+	return s.transmit(s.encodeFrame(op, payload), false, policy, nil)
+}
+
+// sendClose queues a close frame and records r for OnClose. It returns
+// false when a close frame was already sent or the connection is closed.
+func (s *session) sendClose(payload []byte, r endpoint.CloseReason, closeAfter bool) bool {
+	s.out.mu.Lock()
+	if s.out.closeSent || s.out.closed {
+		s.out.mu.Unlock()
+		return false
+	}
+	if !s.hasCloseReason {
+		s.closeReason, s.hasCloseReason = r, true
+	}
+	s.out.mu.Unlock()
+	s.state.CompareAndSwap(uint32(stateOpen), uint32(stateClosing))
+	w := s.encodeFrame(ws.OpClose, payload)
+	w.closeAfter = closeAfter
+	return s.transmit(w, true, policyControl, nil) == nil
+}
+
+// basicRemote is the endpoint.Basic of a session.
+type basicRemote struct{ s *session }
+
+func (r basicRemote) SendText(text string) error {
+	if !utf8.ValidString(text) {
+		return endpoint.ErrInvalidUTF8
+	}
+	return r.s.transmit(r.s.encodeFrameString(ws.OpText, text), false, policyBasic, nil)
+}
+func (r basicRemote) SendTextBytes(text []byte) error {
+	return r.s.sendData(ws.OpText, text, policyBasic, nil)
+}
+func (r basicRemote) SendBinary(data []byte) error {
+	return r.s.sendData(ws.OpBinary, data, policyBasic, nil)
+}
+func (r basicRemote) SendPing(data []byte) error {
+	return r.s.sendControl(ws.OpPing, data, policyBasic)
+}
+func (r basicRemote) SendPong(data []byte) error {
+	return r.s.sendControl(ws.OpPong, data, policyBasic)
+}
+
+// asyncRemote is the endpoint.Async of a session.
+type asyncRemote struct{ s *session }
+
+func (r asyncRemote) SendText(text string, h endpoint.SendHandler) {
+	if !utf8.ValidString(text) {
+		if h != nil {
+			h(endpoint.ErrInvalidUTF8)
+		}
+		return
+	}
+	_ = r.s.transmit(r.s.encodeFrameString(ws.OpText, text), false, policyAsync, h)
+}
+func (r asyncRemote) SendBinary(data []byte, h endpoint.SendHandler) {
+	_ = r.s.sendData(ws.OpBinary, data, policyAsync, h)
+}
+func (r asyncRemote) SendTextFuture(text string) <-chan error {
+	ch := make(chan error, 1)
+	r.SendText(text, func(err error) { ch <- err; close(ch) })
+	return ch
+}
+func (r asyncRemote) SendBinaryFuture(data []byte) <-chan error {
+	ch := make(chan error, 1)
+	r.SendBinary(data, func(err error) { ch <- err; close(ch) })
+	return ch
+}
+
+// Broadcast implements endpoint.Broadcaster: the frame is encoded once and
+// the same bytes are queued on every open session of this container that
+// did not negotiate compression (those get their own compressed frame).
+func (s *session) Broadcast(to []endpoint.Session, typ endpoint.MessageType, data []byte) int {
+	op := opFor(typ)
+	if op == ws.OpText && !utf8.Valid(data) {
+		return 0
+	}
+	var shared *sharedFrame
+	n := 0
+	for _, e := range to {
+		t, ok := e.(*session)
+		if !ok {
+			if e.IsOpen() {
+				if typ == endpoint.Text {
+					e.Async().SendText(string(data), nil)
+				} else {
+					e.Async().SendBinary(data, nil)
+				}
+				n++
+			}
+			continue
+		}
+		if t.getState() != stateOpen {
+			continue
+		}
+		if t.deflate != nil {
+			if t.transmit(t.encodeFrame(op, data), false, policyAsync, nil) == nil {
+				n++
+			}
+			continue
+		}
+		if shared == nil {
+			fb := getBuf(headerLen(len(data)) + len(data))
+			*fb = appendHeader(*fb, op, true, false, len(data))
+			*fb = append(*fb, data...)
+			shared = &sharedFrame{buf: fb}
+			shared.refs.Store(1) // ours, dropped below
+		}
+		shared.refs.Add(1)
+		if t.transmit(wframe{b: *shared.buf, shared: shared}, false, policyAsync, nil) == nil {
+			n++
+		}
+	}
+	if shared != nil {
+		shared.release()
+	}
+	return n
+}
+
+var (
+	_ endpoint.Basic       = basicRemote{}
+	_ endpoint.Async       = asyncRemote{}
+	_ endpoint.Broadcaster = (*session)(nil)
+)

@@ -1,0 +1,271 @@
+package container
+
+import (
+	"net"
+	"net/url"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/wsc-dev/wsc/endpoint"
+)
+
+// sessionState is the life cycle of a connection. Transitions only move
+// forward:
+//
+//	stateHandshake → stateOpen      the 101 response was written (loop)
+//	stateHandshake → stateClosed    handshake rejected, timed out or TCP closed
+//	stateOpen      → stateClosing   a close frame was sent or received
+//	stateOpen      → stateClosed    TCP closed without a close frame (1006)
+//	stateClosing   → stateClosed    TCP closed (gnet OnClose, on the loop)
+type sessionState uint32
+
+const (
+	// stateHandshake: TCP accepted, HTTP request not yet answered.
+	stateHandshake sessionState = iota
+	// stateOpen: WebSocket messages flow both ways.
+	stateOpen
+	// stateClosing: a close frame has been sent or received; no more data
+	// messages are sent.
+	stateClosing
+	// stateClosed: the TCP connection is closed.
+	stateClosed
+)
+
+// session is one connection, from TCP accept to close, and the
+// endpoint.Session of its WebSocket.
+//
+// Field ownership. [loop] fields are touched only on the connection's gnet
+// event loop. [exec] fields only by the session's executor task, which
+// never runs twice at once. Everything else is atomic or guarded by a named
+// mutex. Lock order: mbMu and wmu are never held together; epMu is a leaf.
+type session struct {
+	c     gnet.Conn
+	cont  *Container
+	state atomic.Uint32 // sessionState
+	id    uint64
+
+	// Handshake, [loop] until upgraded, read-only afterwards.
+	hsTimer *time.Timer
+	remote  net.Addr
+	ctx     *webContext
+	ep      *mapping
+	uri     string
+	subprot string
+	pathPar map[string]string
+	deflate *deflateState // nil unless permessage-deflate was negotiated
+
+	// Inbound frame decoding [loop].
+	in inbound
+
+	// Limits, changeable from any goroutine, applied from the next message.
+	maxText   atomic.Int64
+	maxBinary atomic.Int64
+	idleNanos atomic.Int64
+
+	// Outbound, guarded by wmu (see send.go).
+	out outbound
+
+	// Mailbox of events for the endpoint, guarded by mbMu (see dispatch.go).
+	mbMu      sync.Mutex
+	mb        []event
+	mbHead    int
+	mbBytes   int
+	scheduled bool // queued on, or running in, the executor
+	closeQd   bool // the final evClose has been queued
+	paused    atomic.Bool
+
+	// Endpoint side [exec], except the handler fields (epMu).
+	endpoint  endpoint.Endpoint
+	opened    bool
+	closeDone bool
+	epMu      sync.Mutex
+	onText    endpoint.TextHandler
+	onRawText endpoint.RawTextHandler
+	onBinary  endpoint.BinaryHandler
+	onPong    endpoint.PongHandler
+	hasPong   atomic.Bool
+
+	// closeReason is the reason OnClose reports, set once by whoever starts
+	// the closing handshake (guarded by wmu).
+	closeReason    endpoint.CloseReason
+	hasCloseReason bool
+
+	props endpoint.Properties
+}
+
+var sessionIDs atomic.Uint64
+
+func newSession(c gnet.Conn, cont *Container) *session {
+	s := &session{c: c, cont: cont, id: sessionIDs.Add(1), remote: c.RemoteAddr()}
+	s.out.direct = true
+	return s
+}
+
+func (s *session) getState() sessionState { return sessionState(s.state.Load()) }
+
+// ID implements endpoint.Session.
+func (s *session) ID() string { return strconv.FormatUint(s.id, 16) }
+
+// RequestURI implements endpoint.Session.
+func (s *session) RequestURI() *url.URL {
+	u, err := url.ParseRequestURI(s.uri)
+	if err != nil {
+		return &url.URL{Path: s.uri}
+	}
+	return u
+}
+
+// QueryString implements endpoint.Session.
+func (s *session) QueryString() string { return s.RequestURI().RawQuery }
+
+// RequestParameters implements endpoint.Session.
+func (s *session) RequestParameters() url.Values { return s.RequestURI().Query() }
+
+// PathParameters implements endpoint.Session.
+func (s *session) PathParameters() map[string]string {
+	m := make(map[string]string, len(s.pathPar))
+	for k, v := range s.pathPar {
+		m[k] = v
+	}
+	return m
+}
+
+// UserProperties implements endpoint.Session.
+func (s *session) UserProperties() *endpoint.Properties { return &s.props }
+
+// NegotiatedSubprotocol implements endpoint.Session.
+func (s *session) NegotiatedSubprotocol() string { return s.subprot }
+
+// NegotiatedExtensions implements endpoint.Session.
+func (s *session) NegotiatedExtensions() []string {
+	if s.deflate == nil {
+		return nil
+	}
+	return []string{"permessage-deflate"}
+}
+
+// IsOpen implements endpoint.Session.
+func (s *session) IsOpen() bool { return s.getState() == stateOpen }
+
+// IsSecure implements endpoint.Session. The container serves plain TCP; TLS
+// is terminated by a proxy in front of it.
+func (s *session) IsSecure() bool { return false }
+
+// OpenSessions implements endpoint.Session.
+func (s *session) OpenSessions() []endpoint.Session { return s.ep.openSessions() }
+
+// MaxTextMessageBufferSize implements endpoint.Session.
+func (s *session) MaxTextMessageBufferSize() int { return int(s.maxText.Load()) }
+
+// SetMaxTextMessageBufferSize implements endpoint.Session.
+func (s *session) SetMaxTextMessageBufferSize(n int) { s.maxText.Store(int64(n)) }
+
+// MaxBinaryMessageBufferSize implements endpoint.Session.
+func (s *session) MaxBinaryMessageBufferSize() int { return int(s.maxBinary.Load()) }
+
+// SetMaxBinaryMessageBufferSize implements endpoint.Session.
+func (s *session) SetMaxBinaryMessageBufferSize(n int) { s.maxBinary.Store(int64(n)) }
+
+// MaxIdleTimeout implements endpoint.Session.
+func (s *session) MaxIdleTimeout() time.Duration { return time.Duration(s.idleNanos.Load()) }
+
+// SetMaxIdleTimeout implements endpoint.Session.
+func (s *session) SetMaxIdleTimeout(d time.Duration) { s.idleNanos.Store(int64(d)) }
+
+// SetTextHandler implements endpoint.Session.
+func (s *session) SetTextHandler(h endpoint.TextHandler) {
+	s.epMu.Lock()
+	s.onText, s.onRawText = h, nil
+	s.epMu.Unlock()
+}
+
+// SetRawTextHandler implements endpoint.Session.
+func (s *session) SetRawTextHandler(h endpoint.RawTextHandler) {
+	s.epMu.Lock()
+	s.onText, s.onRawText = nil, h
+	s.epMu.Unlock()
+}
+
+// SetBinaryHandler implements endpoint.Session.
+func (s *session) SetBinaryHandler(h endpoint.BinaryHandler) {
+	s.epMu.Lock()
+	s.onBinary = h
+	s.epMu.Unlock()
+}
+
+// SetPongHandler implements endpoint.Session.
+func (s *session) SetPongHandler(h endpoint.PongHandler) {
+	s.epMu.Lock()
+	s.onPong = h
+	s.epMu.Unlock()
+	s.hasPong.Store(h != nil)
+}
+
+// Basic implements endpoint.Session.
+func (s *session) Basic() endpoint.Basic { return basicRemote{s} }
+
+// Async implements endpoint.Session.
+func (s *session) Async() endpoint.Async { return asyncRemote{s} }
+
+// Close implements endpoint.Session.
+func (s *session) Close(r endpoint.CloseReason) error {
+	if !r.Code.Sendable() {
+		return endpoint.ErrBadCloseCode
+	}
+	if len(r.Reason) > endpoint.MaxCloseReasonBytes {
+		r.Reason = truncateUTF8(r.Reason, endpoint.MaxCloseReasonBytes)
+	}
+	if !s.startClose(r, false) {
+		return endpoint.ErrSessionClosed
+	}
+	return nil
+}
+
+// truncateUTF8 cuts s to at most n bytes without splitting a code point.
+func truncateUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n]
+}
+
+// startClose sends a close frame with r unless one was already sent, and
+// records r as the reason OnClose will report. With fail set (a protocol
+// error), the TCP connection is closed as soon as the frame is written;
+// otherwise the server waits CloseTimeout for the peer's close frame. It
+// returns false when a close frame had already been sent.
+func (s *session) startClose(r endpoint.CloseReason, fail bool) bool {
+	payload := make([]byte, 2, 2+len(r.Reason))
+	payload[0], payload[1] = byte(r.Code>>8), byte(r.Code)
+	payload = append(payload, r.Reason...)
+	ok := s.sendClose(payload, r, fail)
+	if ok && !fail {
+		timeout := s.cont.cfg.CloseTimeout
+		time.AfterFunc(timeout, func() { _ = s.c.Close() })
+	}
+	return ok
+}
+
+// closeCode builds the close payload for an echo of the peer's code.
+func closePayload(code uint16) []byte {
+	if code == 0 {
+		return nil
+	}
+	return []byte{byte(code >> 8), byte(code)}
+}
+
+// opFor returns the opcode of a message type.
+func opFor(t endpoint.MessageType) ws.OpCode {
+	if t == endpoint.Text {
+		return ws.OpText
+	}
+	return ws.OpBinary
+}

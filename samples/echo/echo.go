@@ -1,0 +1,34 @@
+// Package echo is the echo sample: every text and binary message comes back
+// whole, with the same type. It is the endpoint the conformance tests,
+// the client interoperability tests and the benchmarks talk to.
+package echo
+
+import "github.com/wsc-dev/wsc/endpoint"
+
+// MaxMessageBytes is the largest message the echo endpoint accepts.
+const MaxMessageBytes = 16 << 20
+
+// Endpoint echoes messages. It keeps no state: one value serves every
+// connection.
+type Endpoint struct{}
+
+// OnOpen registers the echo handlers. The handlers send from the executor
+// goroutine that delivered the message; the raw text handler avoids
+// converting each message to a string.
+func (Endpoint) OnOpen(s endpoint.Session, _ *endpoint.ServerConfig) {
+	b := s.Basic()
+	s.SetRawTextHandler(func(text []byte) { _ = b.SendTextBytes(text) })
+	s.SetBinaryHandler(func(data []byte) { _ = b.SendBinary(data) })
+}
+
+// Config returns the echo endpoint's deployment, at /echo.
+func Config() *endpoint.ServerConfig {
+	return &endpoint.ServerConfig{
+		Path:                  "/echo",
+		New:                   func() endpoint.Endpoint { return Endpoint{} },
+		MaxTextMessageBytes:   MaxMessageBytes,
+		MaxBinaryMessageBytes: MaxMessageBytes,
+	}
+}
+
+var _ endpoint.Endpoint = Endpoint{}
