@@ -96,62 +96,66 @@ func (s *session) reject(e *HTTPError) gnet.Action {
 	return gnet.Close
 }
 
-// handshakeInfo collects what the upgrader's callbacks see.
-type handshakeInfo struct {
-	host   string
-	origin string
+// handshakeResult is what a successful handshake decided.
+type handshakeResult struct {
+	ep       *mapping
+	params   map[string]string
+	uri      string
+	subprot  string
+	deflate  *deflateState
+	response []byte // the 101 response to write
 }
 
-// upgrade runs gobwas' Upgrader over exactly the request bytes and, on
-// success, opens the session. It returns gnet.Close when it rejected the
-// request.
-func (s *session) upgrade(req []byte) gnet.Action {
+// handshake checks an upgrade request (exactly the bytes up to and
+// including the blank line) with gobwas' Upgrader, routes it and negotiates
+// the subprotocol and extensions. It touches no connection, so it can be
+// tested and fuzzed on its own.
+func (c *Container) handshake(req []byte) (handshakeResult, *HTTPError) {
+	var res handshakeResult
 	if !isUpgradeRequest(req) {
-		return s.reject(errNotUpgrade)
+		return res, errNotUpgrade
 	}
-	if s.cont.draining.Load() {
-		return s.reject(errShuttingDown)
+	if c.draining.Load() {
+		return res, errShuttingDown
 	}
-	var info handshakeInfo
+	var host, origin string
 	var rejection *HTTPError
-	var dfl *deflateState
 	u := ws.Upgrader{
 		OnRequest: func(uri []byte) error {
-			s.uri = string(uri)
-			u, err := url.ParseRequestURI(s.uri)
+			res.uri = string(uri)
+			u, err := url.ParseRequestURI(res.uri)
 			if err != nil {
 				rejection = &HTTPError{Status: http.StatusBadRequest, Reason: "bad request URI"}
 				return rejection
 			}
-			m, params := s.cont.route(u.Path)
-			if m == nil {
+			res.ep, res.params = c.route(u.Path)
+			if res.ep == nil {
 				rejection = errNotFound
 				return rejection
 			}
-			s.ep, s.ctx, s.pathPar = m, m.ctx, params
 			return nil
 		},
-		OnHost: func(host []byte) error {
-			info.host = string(host)
+		OnHost: func(h []byte) error {
+			host = string(h)
 			return nil
 		},
 		OnHeader: func(key, value []byte) error {
 			if string(key) == "Origin" {
-				info.origin = string(value)
+				origin = string(value)
 			}
 			return nil
 		},
 		ProtocolCustom: func(v []byte) (string, bool) {
-			return s.chooseSubprotocol(v), true
+			return res.ep.chooseSubprotocol(v), true
 		},
 		Negotiate: func(opt httphead.Option) (httphead.Option, error) {
-			if s.ctx == nil || !s.ctx.settings.PerMessageDeflate {
+			if res.ep == nil || !res.ep.ctx.settings.PerMessageDeflate {
 				return httphead.Option{}, nil
 			}
-			return negotiateDeflate(opt, &dfl)
+			return negotiateDeflate(opt, &res.deflate)
 		},
 		OnBeforeUpgrade: func() (ws.HandshakeHeader, error) {
-			if !s.ctx.originAllowed(info.origin, info.host) {
+			if !res.ep.ctx.originAllowed(origin, host) {
 				rejection = errForbiddenOrigin
 				return nil, rejection
 			}
@@ -165,16 +169,28 @@ func (s *session) upgrade(req []byte) gnet.Action {
 	}{bytes.NewReader(req), &resp})
 	if err != nil {
 		if rejection == nil {
-			rejection = mapUpgradeError(err, req)
+			rejection = mapUpgradeError(err)
 		}
-		return s.reject(rejection)
+		return handshakeResult{}, rejection
 	}
 	if !validKey(req) {
-		return s.reject(errBadKey)
+		return handshakeResult{}, errBadKey
 	}
-	s.subprot = hs.Protocol
-	s.deflate = dfl
-	_, _ = s.c.Write(resp.Bytes())
+	res.subprot = hs.Protocol
+	res.response = resp.Bytes()
+	return res, nil
+}
+
+// upgrade completes the handshake of req on the connection: the 101 or the
+// rejection. It returns gnet.Close when it rejected the request.
+func (s *session) upgrade(req []byte) gnet.Action {
+	res, rej := s.cont.handshake(req)
+	if rej != nil {
+		return s.reject(rej)
+	}
+	s.ep, s.ctx, s.pathPar = res.ep, res.ep.ctx, res.params
+	s.uri, s.subprot, s.deflate = res.uri, res.subprot, res.deflate
+	_, _ = s.c.Write(res.response)
 	s.open()
 	return gnet.None
 }
@@ -182,7 +198,7 @@ func (s *session) upgrade(req []byte) gnet.Action {
 // mapUpgradeError turns gobwas' rejection into ours: 400 for a bad method,
 // version or key (with Sec-WebSocket-Version: 13 for the version, as in
 // RFC 6455 §4.4).
-func mapUpgradeError(err error, req []byte) *HTTPError {
+func mapUpgradeError(err error) *HTTPError {
 	switch {
 	case errors.Is(err, ws.ErrHandshakeBadMethod):
 		return errBadMethod
@@ -258,13 +274,13 @@ func validKey(req []byte) bool {
 
 // chooseSubprotocol picks the first subprotocol the client offers that the
 // endpoint speaks, or "".
-func (s *session) chooseSubprotocol(offer []byte) string {
-	if s.ep == nil {
+func (m *mapping) chooseSubprotocol(offer []byte) string {
+	if m == nil {
 		return ""
 	}
 	for _, p := range bytes.Split(offer, []byte(",")) {
 		p = bytes.TrimSpace(p)
-		for _, mine := range s.ep.cfg.Subprotocols {
+		for _, mine := range m.cfg.Subprotocols {
 			if string(p) == mine {
 				return mine
 			}

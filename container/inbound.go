@@ -113,9 +113,12 @@ func (s *session) readFrames() gnet.Action {
 			break
 		}
 	}
-	if in.done {
+	switch {
+	case in.done:
 		_, _ = c.Discard(-1)
-	} else {
+	case off > 0:
+		// Never Discard(0): gnet treats n <= 0 as "everything", which would
+		// drop a partial header still waiting for its next bytes.
 		_, _ = c.Discard(off)
 	}
 	return gnet.None

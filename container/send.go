@@ -130,8 +130,11 @@ func (s *session) transmit(w wframe, isClose bool, policy sendPolicy, done endpo
 	n := len(w.b)
 	fits := len(o.fifo) == 0 && (policy == policyControl || o.queued() == 0 || o.queued()+n <= s.settings().MaxPendingOutboundBytes)
 	if fits {
-		err := s.writeLocked(w, done)
+		completed, err := s.writeLocked(w, done)
 		o.mu.Unlock()
+		if completed && done != nil {
+			done(err)
+		}
 		return err
 	}
 	op := &sendOp{s: s, w: w, n: n, done: done}
@@ -169,8 +172,10 @@ func (s *session) transmit(w wframe, isClose bool, policy sendPolicy, done endpo
 }
 
 // writeLocked writes w now: straight to the socket in direct mode, else
-// through gnet. o.mu must be held.
-func (s *session) writeLocked(w wframe, done endpoint.SendHandler) error {
+// through gnet. It reports whether the write already completed (then the
+// caller reports err to the sender, outside the lock); otherwise done goes
+// with the frame and is called when gnet has written it. o.mu must be held.
+func (s *session) writeLocked(w wframe, done endpoint.SendHandler) (completed bool, err error) {
 	o := &s.out
 	if o.direct {
 		n, err := writeFD(s.c.Fd(), w.b)
@@ -178,10 +183,7 @@ func (s *session) writeLocked(w wframe, done endpoint.SendHandler) error {
 			w.release()
 			o.closed = true
 			_ = s.c.Close()
-			if done != nil {
-				done(endpoint.ErrSessionClosed)
-			}
-			return endpoint.ErrSessionClosed
+			return true, endpoint.ErrSessionClosed
 		}
 		if n == len(w.b) {
 			closeAfter := w.closeAfter
@@ -189,17 +191,13 @@ func (s *session) writeLocked(w wframe, done endpoint.SendHandler) error {
 			if closeAfter {
 				_ = s.c.Close()
 			}
-			if done != nil {
-				done(nil)
-			}
-			return nil
+			return true, nil
 		}
 		w.b = w.b[n:]
 		o.direct = false
 	}
-	op := &sendOp{s: s, w: w, n: len(w.b), done: done}
-	s.asyncLocked(op)
-	return nil
+	s.asyncLocked(&sendOp{s: s, w: w, n: len(w.b), done: done})
+	return false, nil
 }
 
 // asyncLocked hands op to gnet. o.mu must be held.
@@ -449,7 +447,11 @@ func (s *session) sendClose(payload []byte, r endpoint.CloseReason, closeAfter b
 	s.state.CompareAndSwap(uint32(stateOpen), uint32(stateClosing))
 	w := s.encodeFrame(ws.OpClose, payload)
 	w.closeAfter = closeAfter
-	return s.transmit(w, true, policyControl, nil) == nil
+	if s.transmit(w, true, policyControl, nil) != nil {
+		return false
+	}
+	time.AfterFunc(s.cont.cfg.CloseTimeout, func() { _ = s.c.Close() })
+	return true
 }
 
 // basicRemote is the endpoint.Basic of a session.

@@ -240,18 +240,15 @@ func truncateUTF8(s string, n int) string {
 // startClose sends a close frame with r unless one was already sent, and
 // records r as the reason OnClose will report. With fail set (a protocol
 // error), the TCP connection is closed as soon as the frame is written;
-// otherwise the server waits CloseTimeout for the peer's close frame. It
-// returns false when a close frame had already been sent.
+// otherwise the server waits for the peer's close frame. Either way the TCP
+// connection is closed at the latest CloseTimeout later, even when the frame
+// cannot be written to a peer that does not read. It returns false when a
+// close frame had already been sent.
 func (s *session) startClose(r endpoint.CloseReason, fail bool) bool {
 	payload := make([]byte, 2, 2+len(r.Reason))
 	payload[0], payload[1] = byte(r.Code>>8), byte(r.Code)
 	payload = append(payload, r.Reason...)
-	ok := s.sendClose(payload, r, fail)
-	if ok && !fail {
-		timeout := s.cont.cfg.CloseTimeout
-		time.AfterFunc(timeout, func() { _ = s.c.Close() })
-	}
-	return ok
+	return s.sendClose(payload, r, fail)
 }
 
 // closeCode builds the close payload for an echo of the peer's code.
