@@ -86,6 +86,16 @@ type Settings struct {
 	// than this plus one maximum message is closed with 1013.
 	// Default: 1 MiB.
 	MaxPendingInboundBytes int
+	// IdleTimeout closes a session when no frame has been received or sent
+	// for this long: 1001 goes to the peer and OnClose reports 1006. Zero
+	// means the default; a negative value disables it; values under 1s
+	// count as 1s. A session can change its own with SetMaxIdleTimeout.
+	// Default: 30m.
+	IdleTimeout time.Duration
+	// MonitoringPeriod is how often the context looks for idle sessions,
+	// so a session closes within IdleTimeout + MonitoringPeriod. Values
+	// under 1s count as 1s. Default: 5m.
+	MonitoringPeriod time.Duration
 	// Executor sizes the worker pool that runs the context's callbacks.
 	Executor ExecutorSettings
 	// AllowedOrigins lists the Origin header values accepted at the
@@ -123,6 +133,8 @@ func DefaultSettings() Settings {
 		AsyncSendTimeout:        30 * time.Second,
 		MaxPendingOutboundBytes: 1 << 20,
 		MaxPendingInboundBytes:  1 << 20,
+		IdleTimeout:             30 * time.Minute,
+		MonitoringPeriod:        5 * time.Minute,
 		Executor: ExecutorSettings{
 			Min:       10,
 			Max:       30,
@@ -150,6 +162,14 @@ func (s Settings) withDefaults() Settings {
 	def(&s.MaxPendingInboundBytes, d.MaxPendingInboundBytes)
 	defDur(&s.BlockingSendTimeout, d.BlockingSendTimeout)
 	defDur(&s.AsyncSendTimeout, d.AsyncSendTimeout)
+	defDur(&s.MonitoringPeriod, d.MonitoringPeriod)
+	s.MonitoringPeriod = max(s.MonitoringPeriod, time.Second)
+	switch {
+	case s.IdleTimeout == 0:
+		s.IdleTimeout = d.IdleTimeout
+	case s.IdleTimeout > 0:
+		s.IdleTimeout = max(s.IdleTimeout, time.Second)
+	}
 	def(&s.Executor.Max, d.Executor.Max)
 	if s.Executor.Min <= 0 {
 		s.Executor.Min = min(d.Executor.Min, s.Executor.Max)

@@ -79,6 +79,7 @@ type webContext struct {
 	settings  Settings
 	exec      *executor
 	endpoints map[string]*mapping // by path within the context
+	stopIdle  chan struct{}
 }
 
 // mapping is a deployed endpoint and its open sessions.
@@ -211,6 +212,8 @@ func (c *Container) Start() error {
 	c.started = true
 	for _, ctx := range c.contexts {
 		ctx.exec = newExecutor(ctx.settings.Executor)
+		ctx.stopIdle = make(chan struct{})
+		go ctx.monitorIdle()
 	}
 	c.mu.Unlock()
 	opts := []gnet.Option{
@@ -249,6 +252,9 @@ func (c *Container) Shutdown(ctx context.Context) error {
 		return ErrNotStarted
 	}
 	c.draining.Store(true)
+	for _, wc := range c.contexts {
+		close(wc.stopIdle)
+	}
 	var live []*session
 	for _, wc := range c.contexts {
 		for _, m := range wc.endpoints {

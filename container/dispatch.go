@@ -168,7 +168,6 @@ func (s *session) deliver(ev *event) {
 		s.callOnError(ev.err)
 	case evClose:
 		s.closeDone = true
-		s.ep.remove(s)
 		if !s.opened {
 			return
 		}

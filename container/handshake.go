@@ -314,6 +314,7 @@ func (c *webContext) originAllowed(origin, host string) bool {
 func (s *session) open() {
 	if s.hsTimer != nil {
 		s.hsTimer.Stop()
+		s.hsTimer = nil
 	}
 	cfg := s.ep.cfg
 	maxText, maxBinary := cfg.MaxTextMessageBytes, cfg.MaxBinaryMessageBytes
@@ -333,6 +334,8 @@ func (s *session) open() {
 		s.out.mu.Unlock()
 	}
 	s.setRemoteProps()
+	s.idleNanos.Store(int64(s.ctx.settings.IdleTimeout))
+	s.touch()
 	s.state.Store(uint32(stateOpen))
 	s.ep.add(s)
 	if !s.post(event{kind: evOpen}) {

@@ -42,6 +42,7 @@ const payloadPrealloc = 64 << 10
 func (s *session) readFrames() gnet.Action {
 	c := s.c
 	in := &s.in
+	s.touch()
 	if in.done {
 		_, _ = c.Discard(-1)
 		return gnet.None

@@ -127,6 +127,7 @@ func (s *session) transmit(w wframe, isClose bool, policy sendPolicy, done endpo
 	if isClose {
 		o.closeSent = true
 	}
+	s.touch()
 	n := len(w.b)
 	fits := len(o.fifo) == 0 && (policy == policyControl || o.queued() == 0 || o.queued()+n <= s.settings().MaxPendingOutboundBytes)
 	if fits {

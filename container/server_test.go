@@ -646,3 +646,61 @@ func TestHandshakeTimeout(t *testing.T) {
 		t.Fatalf("connection not closed by the handshake timeout: %v after %v", err, time.Since(start))
 	}
 }
+
+// TestIdleTimeout: an idle session is closed within timeout + period with
+// 1001 on the wire and 1006 in OnClose; a pinging one stays open.
+func TestIdleTimeout(t *testing.T) {
+	closed := make(chan endpoint.CloseReason, 4)
+	st := echoSettings()
+	st.IdleTimeout = 500 * time.Millisecond // clamped to 1s
+	st.MonitoringPeriod = time.Millisecond  // clamped to 1s
+	_, addr := startServer(t, st, &endpoint.ServerConfig{
+		Path: "/idle",
+		New:  func() endpoint.Endpoint { return &closeRecorder{closed} },
+	})
+	idle := dial(t, addr, "/t/idle")
+	busy := dial(t, addr, "/t/idle")
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(300 * time.Millisecond):
+				_ = ws.WriteFrame(busy, ws.MaskFrame(ws.NewPingFrame([]byte("hi"))))
+			}
+		}
+	}()
+	start := time.Now()
+	if code := readClose(t, idle); code != ws.StatusGoingAway {
+		t.Fatalf("idle close code %d, want 1001", code)
+	}
+	if d := time.Since(start); d < 900*time.Millisecond || d > 2500*time.Millisecond {
+		t.Fatalf("closed after %v, want between 1s (clamped timeout) and 2s (+ clamped period)", d)
+	}
+	_ = ws.WriteFrame(idle, ws.MaskFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(1001, ""))))
+	select {
+	case r := <-closed:
+		if r.Code != endpoint.CloseClosedAbnormally {
+			t.Fatalf("OnClose %v, want 1006", r)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("OnClose not called")
+	}
+	// The pinging session is still open.
+	_ = busy.SetReadDeadline(time.Now().Add(time.Second))
+	for {
+		h, err := ws.ReadHeader(busy)
+		if err != nil {
+			t.Fatalf("busy session: %v", err)
+		}
+		if h.OpCode == ws.OpClose {
+			t.Fatal("busy session was closed")
+		}
+		_, _ = io.CopyN(io.Discard, busy, h.Length)
+		if h.OpCode == ws.OpPong {
+			break
+		}
+	}
+}

@@ -65,7 +65,8 @@ type session struct {
 	// Limits, changeable from any goroutine, applied from the next message.
 	maxText   atomic.Int64
 	maxBinary atomic.Int64
-	idleNanos atomic.Int64
+	idleNanos atomic.Int64 // idle timeout; <= 0: never
+	lastSeen  atomic.Int64 // unix nanoseconds of the last frame in or out
 
 	// Outbound, guarded by wmu (see send.go).
 	out outbound
@@ -174,8 +175,17 @@ func (s *session) SetMaxBinaryMessageBufferSize(n int) { s.maxBinary.Store(int64
 // MaxIdleTimeout implements endpoint.Session.
 func (s *session) MaxIdleTimeout() time.Duration { return time.Duration(s.idleNanos.Load()) }
 
-// SetMaxIdleTimeout implements endpoint.Session.
-func (s *session) SetMaxIdleTimeout(d time.Duration) { s.idleNanos.Store(int64(d)) }
+// SetMaxIdleTimeout implements endpoint.Session. Values under 1s count as
+// 1s; zero or less disables the timeout.
+func (s *session) SetMaxIdleTimeout(d time.Duration) {
+	if d > 0 {
+		d = max(d, time.Second)
+	}
+	s.idleNanos.Store(int64(d))
+}
+
+// touch records traffic for the idle monitor.
+func (s *session) touch() { s.lastSeen.Store(time.Now().UnixNano()) }
 
 // SetTextHandler implements endpoint.Session.
 func (s *session) SetTextHandler(h endpoint.TextHandler) {
