@@ -18,7 +18,12 @@ test: vet
 	go test -count=1 -run 'Allocs' ./container/
 	$(MAKE) fuzz
 
+# -fuzzminimizetime bounds how long a new input is minimized (default 60 s,
+# which stalls a short run).
+FUZZ = go test -run '^$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./container/ -fuzz
+
 fuzz:
-	go test -run '^$$' -fuzz '^FuzzDecodeHeader$$' -fuzztime $(FUZZTIME) ./container/
-	go test -run '^$$' -fuzz '^FuzzUTF8Validator$$' -fuzztime $(FUZZTIME) ./container/
-	go test -run '^$$' -fuzz '^FuzzHandshake$$' -fuzztime $(FUZZTIME) ./container/
+	$(FUZZ) '^FuzzFrames$$'
+	$(FUZZ) '^FuzzDecodeHeader$$'
+	$(FUZZ) '^FuzzUTF8Validator$$'
+	$(FUZZ) '^FuzzHandshake$$'
