@@ -333,7 +333,6 @@ func (s *session) open() {
 		s.ensurePollLocked()
 		s.out.mu.Unlock()
 	}
-	s.setRemoteProps()
 	s.idleNanos.Store(int64(s.ctx.settings.IdleTimeout))
 	s.touch()
 	s.state.Store(uint32(stateOpen))

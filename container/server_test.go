@@ -704,3 +704,26 @@ func TestIdleTimeout(t *testing.T) {
 		}
 	}
 }
+
+// TestRemoteAddressProperties: the JEUS address properties are there.
+func TestRemoteAddressProperties(t *testing.T) {
+	got := make(chan [3]any, 1)
+	_, addr := startServer(t, echoSettings(), &endpoint.ServerConfig{
+		Path: "/props",
+		New: func() endpoint.Endpoint {
+			return openFunc(func(s endpoint.Session) {
+				p := s.UserProperties()
+				a, _ := p.Get(endpoint.PropRemoteAddr)
+				h, _ := p.Get(endpoint.PropRemoteHost)
+				port, _ := p.Get(endpoint.PropRemotePort)
+				got <- [3]any{a, h, port}
+			})
+		},
+	})
+	conn := dial(t, addr, "/t/props")
+	v := <-got
+	_, localPort, _ := net.SplitHostPort(conn.LocalAddr().String())
+	if v[0] != "127.0.0.1" || v[1] != "127.0.0.1" || fmt.Sprint(v[2]) != localPort {
+		t.Fatalf("properties %v, want 127.0.0.1 127.0.0.1 %s", v, localPort)
+	}
+}

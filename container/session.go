@@ -96,7 +96,8 @@ type session struct {
 	closeReason    endpoint.CloseReason
 	hasCloseReason bool
 
-	props endpoint.Properties
+	props     endpoint.Properties
+	propsOnce sync.Once // fills the remote address properties on first use
 }
 
 var sessionIDs atomic.Uint64
@@ -136,8 +137,12 @@ func (s *session) PathParameters() map[string]string {
 	return m
 }
 
-// UserProperties implements endpoint.Session.
-func (s *session) UserProperties() *endpoint.Properties { return &s.props }
+// UserProperties implements endpoint.Session. The client's address goes in
+// on first use, so an idle session that never asks holds no map.
+func (s *session) UserProperties() *endpoint.Properties {
+	s.propsOnce.Do(s.setRemoteProps)
+	return &s.props
+}
 
 // NegotiatedSubprotocol implements endpoint.Session.
 func (s *session) NegotiatedSubprotocol() string { return s.subprot }
