@@ -142,6 +142,11 @@ func (r *sliceReader) Read(p []byte) (int, error) {
 // inflate decompresses one message into a pooled buffer, failing with
 // errInflateBig as soon as the output passes limit.
 func (d *deflateState) inflate(compressed []byte, limit int) (*[]byte, error) {
+	if len(compressed) == 0 {
+		// Not valid deflate data, but some clients send it for an empty
+		// message (RFC 7692 §7.2.3.6 says to send a 0x00 byte); accept it.
+		return nil, nil
+	}
 	src := &sliceReader{a: compressed, b: deflateTail}
 	var fr io.ReadCloser
 	if v := flateReaders.Get(); v != nil {

@@ -234,7 +234,7 @@ func (s *session) finishMessage() bool {
 			return false
 		}
 		buf = out
-		if op == ws.OpText && !utf8.Valid(*buf) {
+		if op == ws.OpText && buf != nil && !utf8.Valid(*buf) {
 			putBuf(buf)
 			s.fail(endpoint.CloseNotConsistent, "invalid UTF-8 in text message")
 			return false

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gobwas/httphead"
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
 
@@ -725,5 +726,31 @@ func TestRemoteAddressProperties(t *testing.T) {
 	_, localPort, _ := net.SplitHostPort(conn.LocalAddr().String())
 	if v[0] != "127.0.0.1" || v[1] != "127.0.0.1" || fmt.Sprint(v[2]) != localPort {
 		t.Fatalf("properties %v, want 127.0.0.1 127.0.0.1 %s", v, localPort)
+	}
+}
+
+// TestEmptyCompressedMessage: an empty payload with RSV1 is an empty message.
+func TestEmptyCompressedMessage(t *testing.T) {
+	st := echoSettings()
+	st.PerMessageDeflate = true
+	_, addr := startServer(t, st, echo.Config())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	d := ws.Dialer{Extensions: []httphead.Option{httphead.NewOption("permessage-deflate", nil)}}
+	conn, br, hs, err := d.Dial(ctx, "ws://"+addr+"/t/echo")
+	if err != nil || len(hs.Extensions) == 0 {
+		t.Fatalf("dial: %v, extensions %v", err, hs.Extensions)
+	}
+	defer conn.Close()
+	c := withBuffered(conn, br)
+	for _, op := range []ws.OpCode{ws.OpText, ws.OpBinary} {
+		f := ws.NewFrame(op, true, nil)
+		f.Header.Rsv = ws.Rsv(true, false, false)
+		_ = ws.WriteFrame(c, ws.MaskFrame(f))
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		h, err := ws.ReadHeader(c)
+		if err != nil || h.OpCode != op || h.Length != 0 {
+			t.Fatalf("%v: reply %+v %v", op, h, err)
+		}
 	}
 }
