@@ -75,18 +75,26 @@ func withBuffered(conn net.Conn, br *bufio.Reader) net.Conn {
 	return &bufferedConn{Conn: conn, r: io.MultiReader(br, conn)}
 }
 
-// readClose reads server frames until a close frame and returns its code.
+// readClose reads server frames until a close frame and returns its code
+// (at the frame level: gobwas' message reader rejects codes it does not
+// know, such as 1013).
 func readClose(tb testing.TB, conn net.Conn) ws.StatusCode {
 	tb.Helper()
 	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	for {
-		_, _, err := wsutil.ReadServerData(conn)
-		var ce wsutil.ClosedError
-		if errors.As(err, &ce) {
-			return ce.Code
-		}
+		h, err := ws.ReadHeader(conn)
 		if err != nil {
 			tb.Fatalf("reading until close: %v", err)
+		}
+		p := make([]byte, h.Length)
+		if _, err := io.ReadFull(conn, p); err != nil {
+			tb.Fatalf("reading until close: %v", err)
+		}
+		if h.OpCode == ws.OpClose {
+			if len(p) < 2 {
+				return ws.StatusNoStatusRcvd
+			}
+			return ws.StatusCode(binary.BigEndian.Uint16(p))
 		}
 	}
 }
@@ -752,5 +760,66 @@ func TestEmptyCompressedMessage(t *testing.T) {
 		if err != nil || h.OpCode != op || h.Length != 0 {
 			t.Fatalf("%v: reply %+v %v", op, h, err)
 		}
+	}
+}
+
+// TestSlowEndpointBounded: a client that floods an endpoint slower than
+// itself is paused, then closed with 1013; the server's live heap stays
+// bounded and the endpoint saw the messages in order until then.
+func TestSlowEndpointBounded(t *testing.T) {
+	st := echoSettings()
+	st.MaxPendingInboundBytes = 256 << 10
+	var got atomic.Int64
+	var outOfOrder atomic.Bool
+	_, addr := startServer(t, st, &endpoint.ServerConfig{
+		Path:                  "/slow",
+		MaxBinaryMessageBytes: 64 << 10,
+		MaxTextMessageBytes:   64 << 10,
+		New: func() endpoint.Endpoint {
+			return openFunc(func(s endpoint.Session) {
+				s.SetBinaryHandler(func(data []byte) {
+					if int64(binary.BigEndian.Uint64(data)) != got.Load() {
+						outOfOrder.Store(true)
+					}
+					got.Add(1)
+					time.Sleep(200 * time.Microsecond)
+				})
+			})
+		},
+	})
+	liveHeap := func() int64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return int64(ms.HeapAlloc)
+	}
+	before := liveHeap()
+	conn := dial(t, addr, "/t/slow")
+	payload := make([]byte, 4096)
+	var peak int64
+	var sent uint64
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		binary.BigEndian.PutUint64(payload, sent)
+		_ = conn.SetWriteDeadline(time.Now().Add(2 * time.Second))
+		if _, err := conn.Write(maskedFrame(ws.OpBinary, payload)); err != nil {
+			break
+		}
+		sent++
+		if sent%64 == 0 {
+			peak = max(peak, liveHeap()-before)
+		}
+	}
+	code := readClose(t, conn)
+	t.Logf("sent %d messages (%d MiB), endpoint got %d, close %d, peak live heap growth %d KiB",
+		sent, sent*4096>>20, got.Load(), code, peak>>10)
+	if code != ws.StatusCode(endpoint.CloseTryAgainLater) {
+		t.Fatalf("close code %d, want 1013", code)
+	}
+	if outOfOrder.Load() || got.Load() == 0 {
+		t.Fatalf("endpoint got %d messages, in order: %v", got.Load(), !outOfOrder.Load())
+	}
+	if peak > 16<<20 {
+		t.Fatalf("live heap grew by %d MiB", peak>>20)
 	}
 }
