@@ -9,6 +9,7 @@ run:
 vet:
 	@test -z "$$(gofmt -l .)" || (echo "gofmt needed:"; gofmt -l .; exit 1)
 	go vet ./...
+	cd bench && go vet ./...
 
 # Everything with the race detector, then the allocation test (the race
 # detector makes sync.Pool drop buffers, so it runs without), then each
