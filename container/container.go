@@ -71,6 +71,8 @@ type Container struct {
 	stopped  chan error
 	draining atomic.Bool
 	conns    atomic.Int64 // open TCP connections
+	now      atomic.Int64 // coarse clock, unix nanoseconds, for idle checks
+	stopTick chan struct{}
 }
 
 // webContext is a deployed WebContext.
@@ -129,7 +131,27 @@ func (m *mapping) all() []*session {
 // New returns a container with cfg; zero fields take their defaults.
 func New(cfg Config) *Container {
 	cfg = cfg.withDefaults()
-	return &Container{cfg: cfg, log: cfg.Logger, booted: make(chan struct{}), stopped: make(chan error, 1)}
+	c := &Container{cfg: cfg, log: cfg.Logger, booted: make(chan struct{}), stopped: make(chan error, 1), stopTick: make(chan struct{})}
+	c.now.Store(time.Now().UnixNano())
+	return c
+}
+
+// clockTick is the resolution of the coarse clock that stamps session
+// traffic: far below the 1 s floor of idle timeouts, far above the cost of
+// reading the time for every frame.
+const clockTick = 100 * time.Millisecond
+
+func (c *Container) runClock() {
+	t := time.NewTicker(clockTick)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stopTick:
+			return
+		case now := <-t.C:
+			c.now.Store(now.UnixNano())
+		}
+	}
 }
 
 // Deploy adds a web context. It checks every endpoint first and deploys
@@ -210,6 +232,7 @@ func (c *Container) Start() error {
 		return ErrStarted
 	}
 	c.started = true
+	go c.runClock()
 	for _, ctx := range c.contexts {
 		ctx.exec = newExecutor(ctx.settings.Executor)
 		ctx.stopIdle = make(chan struct{})
@@ -288,6 +311,7 @@ wait:
 			err = ctx.Err()
 		}
 	}
+	close(c.stopTick)
 	return err
 }
 

@@ -137,31 +137,24 @@ func (s *session) deliver(ev *event) {
 		s.opened = true
 		s.endpoint.OnOpen(s, s.ep.cfg)
 	case evText:
-		s.epMu.Lock()
-		h, raw := s.onText, s.onRawText
-		s.epMu.Unlock()
+		hs := s.getHandlers()
 		switch {
-		case raw != nil:
-			raw(ev.bytes())
-		case h != nil:
-			h(string(ev.bytes()))
+		case hs.rawText != nil:
+			hs.rawText(ev.bytes())
+		case hs.text != nil:
+			hs.text(string(ev.bytes()))
 		default:
 			_ = s.Close(endpoint.CloseReason{Code: endpoint.CloseCannotAccept, Reason: "text messages are not accepted"})
 		}
 	case evBinary:
-		s.epMu.Lock()
-		h := s.onBinary
-		s.epMu.Unlock()
+		h := s.getHandlers().binary
 		if h == nil {
 			_ = s.Close(endpoint.CloseReason{Code: endpoint.CloseCannotAccept, Reason: "binary messages are not accepted"})
 			return
 		}
 		h(ev.bytes())
 	case evPong:
-		s.epMu.Lock()
-		h := s.onPong
-		s.epMu.Unlock()
-		if h != nil {
+		if h := s.getHandlers().pong; h != nil {
 			h(ev.bytes())
 		}
 	case evError:

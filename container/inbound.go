@@ -272,7 +272,7 @@ func (s *session) control(op ws.OpCode, payload []byte) gnet.Action {
 	case ws.OpPing:
 		_ = s.sendControl(ws.OpPong, payload, policyControl)
 	case ws.OpPong:
-		if s.hasPong.Load() {
+		if s.getHandlers().pong != nil {
 			b := getBuf(len(payload))
 			*b = append(*b, payload...)
 			if !s.post(event{kind: evPong, buf: b}) {

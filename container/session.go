@@ -80,16 +80,13 @@ type session struct {
 	closeQd   bool // the final evClose has been queued
 	paused    atomic.Bool
 
-	// Endpoint side [exec], except the handler fields (epMu).
+	// Endpoint side [exec], except the handlers: replaced as a whole under
+	// epMu (copy on write), read with one atomic load per message.
 	endpoint  endpoint.Endpoint
 	opened    bool
 	closeDone bool
 	epMu      sync.Mutex
-	onText    endpoint.TextHandler
-	onRawText endpoint.RawTextHandler
-	onBinary  endpoint.BinaryHandler
-	onPong    endpoint.PongHandler
-	hasPong   atomic.Bool
+	handlers  atomic.Pointer[handlers]
 
 	// closeReason is the reason OnClose reports, set once by whoever starts
 	// the closing handshake (guarded by wmu).
@@ -189,36 +186,55 @@ func (s *session) SetMaxIdleTimeout(d time.Duration) {
 	s.idleNanos.Store(int64(d))
 }
 
-// touch records traffic for the idle monitor.
-func (s *session) touch() { s.lastSeen.Store(time.Now().UnixNano()) }
+// touch records traffic for the idle monitor, with the container's coarse
+// clock (idle timeouts are at least a second).
+func (s *session) touch() { s.lastSeen.Store(s.cont.now.Load()) }
+
+// handlers are a session's message handlers.
+type handlers struct {
+	text    endpoint.TextHandler
+	rawText endpoint.RawTextHandler
+	binary  endpoint.BinaryHandler
+	pong    endpoint.PongHandler
+}
+
+// getHandlers returns the current handlers (never nil).
+func (s *session) getHandlers() *handlers {
+	if h := s.handlers.Load(); h != nil {
+		return h
+	}
+	return &noHandlers
+}
+
+var noHandlers handlers
+
+// setHandler replaces the handlers with a copy changed by f.
+func (s *session) setHandler(f func(h *handlers)) {
+	s.epMu.Lock()
+	h := *s.getHandlers()
+	f(&h)
+	s.handlers.Store(&h)
+	s.epMu.Unlock()
+}
 
 // SetTextHandler implements endpoint.Session.
 func (s *session) SetTextHandler(h endpoint.TextHandler) {
-	s.epMu.Lock()
-	s.onText, s.onRawText = h, nil
-	s.epMu.Unlock()
+	s.setHandler(func(hs *handlers) { hs.text, hs.rawText = h, nil })
 }
 
 // SetRawTextHandler implements endpoint.Session.
 func (s *session) SetRawTextHandler(h endpoint.RawTextHandler) {
-	s.epMu.Lock()
-	s.onText, s.onRawText = nil, h
-	s.epMu.Unlock()
+	s.setHandler(func(hs *handlers) { hs.text, hs.rawText = nil, h })
 }
 
 // SetBinaryHandler implements endpoint.Session.
 func (s *session) SetBinaryHandler(h endpoint.BinaryHandler) {
-	s.epMu.Lock()
-	s.onBinary = h
-	s.epMu.Unlock()
+	s.setHandler(func(hs *handlers) { hs.binary = h })
 }
 
 // SetPongHandler implements endpoint.Session.
 func (s *session) SetPongHandler(h endpoint.PongHandler) {
-	s.epMu.Lock()
-	s.onPong = h
-	s.epMu.Unlock()
-	s.hasPong.Store(h != nil)
+	s.setHandler(func(hs *handlers) { hs.pong = h })
 }
 
 // Basic implements endpoint.Session.

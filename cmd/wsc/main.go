@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -25,7 +26,19 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:8080", "TCP address to serve WebSocket connections on")
 	shutdownTimeout := flag.Duration("shutdown-timeout", 10*time.Second, "how long a graceful shutdown may take")
 	verbose := flag.Bool("v", false, "log debug messages")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile to this file until shutdown")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "wsc: cpuprofile:", err)
+			os.Exit(2)
+		}
+		defer pprof.StopCPUProfile()
+	}
 
 	level := slog.LevelInfo
 	if *verbose {
@@ -34,6 +47,7 @@ func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	if err := run(*listen, *shutdownTimeout, log); err != nil {
 		log.Error("wsc stopped", "err", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
