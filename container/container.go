@@ -72,6 +72,7 @@ type Container struct {
 	draining atomic.Bool
 	conns    atomic.Int64 // open TCP connections
 	now      atomic.Int64 // coarse clock, unix nanoseconds, for idle checks
+	hsCount  handshakeCounters
 	stopTick chan struct{}
 }
 
@@ -82,6 +83,7 @@ type webContext struct {
 	exec      *executor
 	endpoints map[string]*mapping // by path within the context
 	stopIdle  chan struct{}
+	count     contextCounters
 }
 
 // mapping is a deployed endpoint and its open sessions.
@@ -243,7 +245,8 @@ func (c *Container) Start() error {
 		gnet.WithMulticore(true),
 		gnet.WithReusePort(false),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-		gnet.WithLogLevel(logging.ErrorLevel),
+		gnet.WithLogger(gnetLogger{c.log}),
+		gnet.WithLogLevel(logging.DebugLevel), // gnetLogger maps the levels
 	}
 	if c.cfg.EventLoops > 0 {
 		opts = append(opts, gnet.WithNumEventLoop(c.cfg.EventLoops))
@@ -377,7 +380,9 @@ func (h *handler) OnClose(conn gnet.Conn, _ error) gnet.Action {
 		s.closeReason = endpoint.CloseReason{Code: endpoint.CloseClosedAbnormally}
 		s.hasCloseReason = true
 	}
+	code := s.closeReason.Code
 	s.out.mu.Unlock()
+	s.ctx.count.closed(code)
 	s.post(event{kind: evClose})
 	return gnet.None
 }

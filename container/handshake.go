@@ -92,6 +92,7 @@ func (s *session) reject(e *HTTPError) gnet.Action {
 	b.WriteString("\r\n")
 	b.WriteString(body)
 	_, _ = s.c.Write([]byte(b.String()))
+	s.cont.hsCount.add(e.Status)
 	s.cont.log.Debug("handshake rejected", "remote", s.remoteString(), "status", e.Status, "reason", e.Reason)
 	return gnet.Close
 }
@@ -191,6 +192,8 @@ func (s *session) upgrade(req []byte) gnet.Action {
 	s.ep, s.ctx, s.pathPar = res.ep, res.ep.ctx, res.params
 	s.uri, s.subprot, s.deflate = res.uri, res.subprot, res.deflate
 	_, _ = s.c.Write(res.response)
+	s.cont.hsCount.add(http.StatusSwitchingProtocols)
+	s.ctx.count.sessions.Add(1)
 	s.open()
 	return gnet.None
 }

@@ -248,6 +248,10 @@ func (s *session) finishMessage() bool {
 	if op == ws.OpText {
 		kind = evText
 	}
+	s.ctx.count.msgsIn.Add(1)
+	if buf != nil {
+		s.ctx.count.bytesIn.Add(uint64(len(*buf)))
+	}
 	if !s.post(event{kind: kind, buf: buf}) {
 		s.overloaded()
 		return false

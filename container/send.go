@@ -423,7 +423,14 @@ func (s *session) sendData(op ws.OpCode, payload []byte, policy sendPolicy, done
 		}
 		return endpoint.ErrInvalidUTF8
 	}
+	s.countOut(len(payload))
 	return s.transmit(s.encodeFrame(op, payload), false, policy, done)
+}
+
+// countOut counts a data message handed to the send path.
+func (s *session) countOut(n int) {
+	s.ctx.count.msgsOut.Add(1)
+	s.ctx.count.bytesOut.Add(uint64(n))
 }
 
 func (s *session) sendControl(op ws.OpCode, payload []byte, policy sendPolicy) error {
@@ -462,6 +469,7 @@ func (r basicRemote) SendText(text string) error {
 	if !utf8.ValidString(text) {
 		return endpoint.ErrInvalidUTF8
 	}
+	r.s.countOut(len(text))
 	return r.s.transmit(r.s.encodeFrameString(ws.OpText, text), false, policyBasic, nil)
 }
 func (r basicRemote) SendTextBytes(text []byte) error {
@@ -487,6 +495,7 @@ func (r asyncRemote) SendText(text string, h endpoint.SendHandler) {
 		}
 		return
 	}
+	r.s.countOut(len(text))
 	_ = r.s.transmit(r.s.encodeFrameString(ws.OpText, text), false, policyAsync, h)
 }
 func (r asyncRemote) SendBinary(data []byte, h endpoint.SendHandler) {
@@ -529,6 +538,7 @@ func (s *session) Broadcast(to []endpoint.Session, typ endpoint.MessageType, dat
 		if t.getState() != stateOpen {
 			continue
 		}
+		t.countOut(len(data))
 		if t.deflate != nil {
 			if t.transmit(t.encodeFrame(op, data), false, policyAsync, nil) == nil {
 				n++

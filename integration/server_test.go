@@ -164,7 +164,7 @@ func launch(bin, addr string) (*server, error) {
 		stderr: &syncBuffer{},
 		exited: make(chan struct{}),
 	}
-	s.cmd = exec.Command(bin, "-listen", addr, "-v")
+	s.cmd = exec.Command(bin, "-listen", addr, "-admin", "127.0.0.1:0", "-v")
 	s.cmd.Stdout = s.stderr
 	s.cmd.Stderr = s.stderr
 	killWithParent(s.cmd)

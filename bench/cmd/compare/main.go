@@ -268,7 +268,11 @@ func measure(ctx context.Context, o options, s *server, loadBin, logPath string)
 	}
 	defer logf.Close()
 
-	srv := exec.Command(s.bin, "-listen", addr)
+	srvArgs := []string{"-listen", addr}
+	if s.name == "wsc" {
+		srvArgs = append(srvArgs, "-admin", "") // no admin listener: it would need a port of its own
+	}
+	srv := exec.Command(s.bin, srvArgs...)
 	srv.Stdout, srv.Stderr = logf, logf
 	srv.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := srv.Start(); err != nil {

@@ -1,0 +1,116 @@
+package container
+
+import (
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/wsc-dev/wsc/endpoint"
+)
+
+// Stats is a snapshot of the container's counters, for metrics and the
+// admin listener. Counters only grow; gauges are the value at the snapshot.
+type Stats struct {
+	// Connections is the number of open TCP connections (gauge).
+	Connections int
+	// Handshakes counts answered handshakes by HTTP status (101 = upgraded).
+	Handshakes map[int]uint64
+	// Contexts holds one entry per web context, by path.
+	Contexts []ContextStats
+}
+
+// ContextStats are the counters of one web context.
+type ContextStats struct {
+	// Path is the context path.
+	Path string
+	// OpenSessions is the number of open sessions (gauge).
+	OpenSessions int
+	// Sessions counts sessions opened.
+	Sessions uint64
+	// MessagesIn and MessagesOut count data messages received and sent.
+	MessagesIn, MessagesOut uint64
+	// BytesIn and BytesOut count the payload bytes of those messages
+	// (after inflating, before compressing).
+	BytesIn, BytesOut uint64
+	// Closes counts ended sessions by the close code OnClose reported.
+	Closes map[endpoint.CloseCode]uint64
+	// Workers, BusyWorkers and Queued describe the executor (gauges).
+	Workers, BusyWorkers, Queued int
+}
+
+// contextCounters are a web context's counters, bumped on the hot path.
+type contextCounters struct {
+	sessions, msgsIn, msgsOut, bytesIn, bytesOut atomic.Uint64
+	mu                                           sync.Mutex
+	closes                                       map[endpoint.CloseCode]uint64
+}
+
+func (cc *contextCounters) closed(code endpoint.CloseCode) {
+	cc.mu.Lock()
+	if cc.closes == nil {
+		cc.closes = map[endpoint.CloseCode]uint64{}
+	}
+	cc.closes[code]++
+	cc.mu.Unlock()
+}
+
+// handshakeCounters count answered handshakes by status.
+type handshakeCounters struct {
+	mu       sync.Mutex
+	byStatus map[int]uint64
+}
+
+func (h *handshakeCounters) add(status int) {
+	h.mu.Lock()
+	if h.byStatus == nil {
+		h.byStatus = map[int]uint64{}
+	}
+	h.byStatus[status]++
+	h.mu.Unlock()
+}
+
+// Stats returns a snapshot of the container's counters.
+func (c *Container) Stats() Stats {
+	st := Stats{Connections: int(c.conns.Load()), Handshakes: map[int]uint64{}}
+	c.hsCount.mu.Lock()
+	for k, v := range c.hsCount.byStatus {
+		st.Handshakes[k] = v
+	}
+	c.hsCount.mu.Unlock()
+	c.mu.Lock()
+	contexts := append([]*webContext(nil), c.contexts...)
+	c.mu.Unlock()
+	for _, wc := range contexts {
+		cs := ContextStats{
+			Path:        wc.path,
+			Sessions:    wc.count.sessions.Load(),
+			MessagesIn:  wc.count.msgsIn.Load(),
+			MessagesOut: wc.count.msgsOut.Load(),
+			BytesIn:     wc.count.bytesIn.Load(),
+			BytesOut:    wc.count.bytesOut.Load(),
+			Closes:      map[endpoint.CloseCode]uint64{},
+		}
+		if cs.Path == "" {
+			cs.Path = "/"
+		}
+		for _, m := range wc.endpoints {
+			m.mu.Lock()
+			cs.OpenSessions += len(m.sessions)
+			m.mu.Unlock()
+		}
+		wc.count.mu.Lock()
+		for k, v := range wc.count.closes {
+			cs.Closes[k] = v
+		}
+		wc.count.mu.Unlock()
+		if e := wc.exec; e != nil {
+			cs.Workers, cs.BusyWorkers, cs.Queued = int(e.workers.Load()), int(e.busy.Load()), len(e.tasks)
+		}
+		st.Contexts = append(st.Contexts, cs)
+	}
+	sort.Slice(st.Contexts, func(i, j int) bool { return st.Contexts[i].Path < st.Contexts[j].Path })
+	return st
+}
+
+// Draining reports whether Shutdown has begun.
+func (c *Container) Draining() bool { return c.draining.Load() }
