@@ -25,6 +25,14 @@ import (
 	"github.com/wsc-dev/wsc/samples/echo"
 )
 
+// liveHeap returns the heap in use after a garbage collection.
+func liveHeap() int64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
+}
+
 // startServer runs a container on 127.0.0.1:0 with one context at /t
 // holding eps, and stops it when the test ends.
 func startServer(tb testing.TB, settings Settings, eps ...*endpoint.ServerConfig) (*Container, string) {
@@ -221,12 +229,6 @@ func TestSlowReaderBounded(t *testing.T) {
 	ep.MaxBinaryMessageBytes = 1 << 20
 	ep.MaxTextMessageBytes = 1 << 20
 	_, addr := startServer(t, st, ep)
-	liveHeap := func() int64 {
-		runtime.GC()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		return int64(ms.HeapAlloc)
-	}
 	before := liveHeap()
 
 	conn := dial(t, addr, "/t/echo")
@@ -787,12 +789,6 @@ func TestSlowEndpointBounded(t *testing.T) {
 			})
 		},
 	})
-	liveHeap := func() int64 {
-		runtime.GC()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		return int64(ms.HeapAlloc)
-	}
 	before := liveHeap()
 	conn := dial(t, addr, "/t/slow")
 	payload := make([]byte, 4096)
