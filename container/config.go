@@ -103,6 +103,9 @@ type Settings struct {
 	// same-origin: no Origin header, or one whose host is the Host header.
 	// A rejected origin gets 403.
 	AllowedOrigins []string
+	// MaxRequestBodyBytes bounds the body of a plain HTTP request; a
+	// bigger one gets 413. Default: 1 MiB.
+	MaxRequestBodyBytes int
 	// PerMessageDeflate enables the permessage-deflate extension (RFC
 	// 7692) when the client offers it. Default: off.
 	PerMessageDeflate bool
@@ -133,6 +136,7 @@ func DefaultSettings() Settings {
 		AsyncSendTimeout:        30 * time.Second,
 		MaxPendingOutboundBytes: 1 << 20,
 		MaxPendingInboundBytes:  1 << 20,
+		MaxRequestBodyBytes:     1 << 20,
 		IdleTimeout:             30 * time.Minute,
 		MonitoringPeriod:        5 * time.Minute,
 		Executor: ExecutorSettings{
@@ -160,6 +164,7 @@ func (s Settings) withDefaults() Settings {
 	def(&s.MaxBinaryMessageBytes, d.MaxBinaryMessageBytes)
 	def(&s.MaxPendingOutboundBytes, d.MaxPendingOutboundBytes)
 	def(&s.MaxPendingInboundBytes, d.MaxPendingInboundBytes)
+	def(&s.MaxRequestBodyBytes, d.MaxRequestBodyBytes)
 	defDur(&s.BlockingSendTimeout, d.BlockingSendTimeout)
 	defDur(&s.AsyncSendTimeout, d.AsyncSendTimeout)
 	defDur(&s.MonitoringPeriod, d.MonitoringPeriod)

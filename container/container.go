@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -36,6 +37,10 @@ type WebContext struct {
 	Settings Settings
 	// Endpoints are the endpoints to deploy, at paths relative to Path.
 	Endpoints []*endpoint.ServerConfig
+	// Handler serves the context's plain HTTP requests (pages, static
+	// files, REST), with Path stripped from the URL path. Nil means 404,
+	// or 426 at a WebSocket endpoint's path.
+	Handler http.Handler
 }
 
 // DeploymentError lists every problem of a web context that failed to
@@ -84,6 +89,7 @@ type webContext struct {
 	endpoints map[string]*mapping // by path within the context
 	stopIdle  chan struct{}
 	count     contextCounters
+	handler   http.Handler
 }
 
 // mapping is a deployed endpoint and its open sessions.
@@ -165,7 +171,7 @@ func (c *Container) Deploy(wc WebContext) error {
 	if path != "" && !strings.HasPrefix(path, "/") {
 		problems = append(problems, fmt.Sprintf("context path %q must start with /", wc.Path))
 	}
-	ctx := &webContext{path: path, settings: wc.Settings.withDefaults(), endpoints: map[string]*mapping{}}
+	ctx := &webContext{path: path, settings: wc.Settings.withDefaults(), endpoints: map[string]*mapping{}, handler: wc.Handler}
 	for i, ep := range wc.Endpoints {
 		switch {
 		case ep == nil:

@@ -2,6 +2,7 @@ package container
 
 import (
 	"fmt"
+	"net/http"
 	"runtime/debug"
 
 	"github.com/wsc-dev/wsc/endpoint"
@@ -21,6 +22,7 @@ const (
 	evBinary
 	evPong
 	evError // err is delivered to OnError
+	evHTTP  // a plain HTTP request for the context's handler
 	evClose // the final event: OnClose, then the session is released
 )
 
@@ -28,6 +30,7 @@ type event struct {
 	kind eventKind
 	buf  *[]byte // message bytes, pooled, released after the callback
 	err  error
+	req  *http.Request // evHTTP
 }
 
 func (ev *event) bytes() []byte {
@@ -159,6 +162,8 @@ func (s *session) deliver(ev *event) {
 		}
 	case evError:
 		s.callOnError(ev.err)
+	case evHTTP:
+		s.serveRequest(ev.req)
 	case evClose:
 		s.closeDone = true
 		if !s.opened {

@@ -57,8 +57,16 @@ var (
 // that follow the request in the same read are decoded at once.
 func (s *session) onHandshakeTraffic() gnet.Action {
 	c := s.c
-	buf, _ := c.Peek(-1)
 	limit := s.cont.cfg.MaxHandshakeBytes
+	if s.httpBusy.Load() {
+		// A plain HTTP request is being served: what follows waits, within
+		// one more request's worth.
+		if c.InboundBuffered() > limit+s.maxRequestBody() {
+			return gnet.Close
+		}
+		return gnet.None
+	}
+	buf, _ := c.Peek(-1)
 	end := bytes.Index(buf, crlfcrlf)
 	if end < 0 {
 		if len(buf) > limit {
@@ -69,6 +77,9 @@ func (s *session) onHandshakeTraffic() gnet.Action {
 	end += len(crlfcrlf)
 	if end > limit {
 		return s.reject(errHeadersTooLarge)
+	}
+	if !isUpgradeRequest(buf[:end]) {
+		return s.serveHTTP(buf, end)
 	}
 	if act := s.upgrade(buf[:end]); act != gnet.None {
 		return act
@@ -311,6 +322,15 @@ func (c *webContext) originAllowed(origin, host string) bool {
 		return false
 	}
 	return strings.EqualFold(u.Host, host)
+}
+
+// maxRequestBody is the largest request body any context accepts.
+func (s *session) maxRequestBody() int {
+	n := 0
+	for _, ctx := range s.cont.contexts {
+		n = max(n, ctx.settings.MaxRequestBodyBytes)
+	}
+	return n
 }
 
 // open completes the upgrade: the session goes live and OnOpen is posted.

@@ -58,6 +58,9 @@ type session struct {
 	subprot string
 	pathPar map[string]string
 	deflate *deflateState // nil unless permessage-deflate was negotiated
+	// httpBusy: a plain HTTP request is being served (set on the loop,
+	// cleared by the executor once the response is written).
+	httpBusy atomic.Bool
 
 	// Inbound frame decoding [loop].
 	in inbound
