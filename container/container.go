@@ -86,7 +86,8 @@ type webContext struct {
 	path      string // "" for the root
 	settings  Settings
 	exec      *executor
-	endpoints map[string]*mapping // by path within the context
+	endpoints map[string]*mapping // by path template as written
+	routes    endpoint.TemplateSet[*mapping]
 	stopIdle  chan struct{}
 	count     contextCounters
 	handler   http.Handler
@@ -177,16 +178,20 @@ func (c *Container) Deploy(wc WebContext) error {
 		case ep == nil:
 			problems = append(problems, fmt.Sprintf("endpoint %d is nil", i))
 			continue
-		case !strings.HasPrefix(ep.Path, "/"):
-			problems = append(problems, fmt.Sprintf("endpoint %q: path must start with /", ep.Path))
 		case ep.New == nil:
 			problems = append(problems, fmt.Sprintf("endpoint %q: New is nil", ep.Path))
 		}
-		if prev, dup := ctx.endpoints[ep.Path]; dup {
-			problems = append(problems, fmt.Sprintf("endpoint %q: path mapped twice (endpoints %d and %d)", ep.Path, indexOf(wc.Endpoints, prev.cfg), i))
+		tmpl, err := endpoint.ParseTemplate(ep.Path)
+		if err != nil {
+			problems = append(problems, err.Error())
 			continue
 		}
-		ctx.endpoints[ep.Path] = &mapping{ctx: ctx, cfg: ep, fullPath: path + ep.Path, sessions: map[*session]struct{}{}}
+		m := &mapping{ctx: ctx, cfg: ep, fullPath: path + ep.Path, sessions: map[*session]struct{}{}}
+		if err := ctx.routes.Add(tmpl, m); err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		ctx.endpoints[ep.Path] = m
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -206,29 +211,19 @@ func (c *Container) Deploy(wc WebContext) error {
 	return nil
 }
 
-func indexOf(list []*endpoint.ServerConfig, ep *endpoint.ServerConfig) int {
-	for i, e := range list {
-		if e == ep {
-			return i
-		}
-	}
-	return -1
-}
-
-// route finds the endpoint for a request path: the context with the longest
-// matching path, then the endpoint at the rest of the path.
-func (c *Container) route(path string) (*mapping, map[string]string) {
-	for _, ctx := range c.contexts {
-		rest, ok := strings.CutPrefix(path, ctx.path)
-		if !ok || (rest != "" && rest[0] != '/') {
-			continue
-		}
-		if m := ctx.endpoints[rest]; m != nil {
-			return m, nil
-		}
+// route finds the endpoint for an escaped request path: the context with
+// the longest matching path, then the endpoint template matching the rest
+// (exact paths first, then the leftmost literal segment wins).
+func (c *Container) route(escapedPath string) (*mapping, map[string]string) {
+	ctx, rest := c.contextFor(escapedPath)
+	if ctx == nil {
 		return nil, nil
 	}
-	return nil, nil
+	m, params, ok := ctx.routes.Match(rest)
+	if !ok {
+		return nil, nil
+	}
+	return m, params
 }
 
 // Start starts listening and returns once the listener is bound. It serves

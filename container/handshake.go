@@ -140,7 +140,7 @@ func (c *Container) handshake(req []byte) (handshakeResult, *HTTPError) {
 				rejection = &HTTPError{Status: http.StatusBadRequest, Reason: "bad request URI"}
 				return rejection
 			}
-			res.ep, res.params = c.route(u.Path)
+			res.ep, res.params = c.route(u.EscapedPath())
 			if res.ep == nil {
 				rejection = errNotFound
 				return rejection

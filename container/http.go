@@ -42,7 +42,7 @@ func (s *session) serveHTTP(buf []byte, end int) gnet.Action {
 	switch {
 	case ctx == nil:
 		return s.reject(errNotFound)
-	case ctx.endpoints[rest] != nil:
+	case isEndpoint(s.cont, req.URL.EscapedPath()):
 		return s.reject(errNotUpgrade) // a WebSocket endpoint, not a page
 	case ctx.handler == nil:
 		return s.reject(&HTTPError{Status: http.StatusNotFound, Reason: "not found"})
@@ -72,6 +72,12 @@ func (s *session) serveHTTP(buf []byte, end int) gnet.Action {
 		return s.reject(&HTTPError{Status: http.StatusServiceUnavailable, Reason: "server overloaded"})
 	}
 	return gnet.None
+}
+
+// isEndpoint reports whether a WebSocket endpoint is mapped at path.
+func isEndpoint(c *Container, escapedPath string) bool {
+	m, _ := c.route(escapedPath)
+	return m != nil
 }
 
 // contextFor returns the web context serving path and the rest of the path

@@ -819,3 +819,38 @@ func TestSlowEndpointBounded(t *testing.T) {
 		t.Fatalf("live heap grew by %d MiB", peak>>20)
 	}
 }
+
+// TestPathTemplates: path parameters reach the session; exact paths win;
+// conflicting templates fail deployment naming both.
+func TestPathTemplates(t *testing.T) {
+	params := make(chan string, 4)
+	mk := func(tag string) *endpoint.ServerConfig {
+		return &endpoint.ServerConfig{New: func() endpoint.Endpoint {
+			return openFunc(func(s endpoint.Session) {
+				params <- fmt.Sprint(tag, s.PathParameters())
+			})
+		}}
+	}
+	room, lobby, korean := mk("room"), mk("lobby"), mk("korean")
+	room.Path, lobby.Path, korean.Path = "/chat/{room}", "/chat/lobby", "/{a}/방"
+	_, addr := startServer(t, echoSettings(), room, lobby, korean)
+	for path, want := range map[string]string{
+		"/t/chat/42":          "roommap[room:42]",
+		"/t/chat/lobby":       "lobbymap[]",
+		"/t/chat/%EB%B0%A9":   "roommap[room:방]",
+		"/t/x/%EB%B0%A9":      "koreanmap[a:x]",
+		"/t/chat/a%20b?q=1#f": "roommap[room:a b]",
+	} {
+		dial(t, addr, path)
+		if got := <-params; got != want {
+			t.Errorf("%s: %s, want %s", path, got, want)
+		}
+	}
+	c := New(Config{})
+	err := c.Deploy(WebContext{Path: "/x", Endpoints: []*endpoint.ServerConfig{
+		{Path: "/a/{x}", New: room.New}, {Path: "/a/{y}", New: room.New}, {Path: "/bad/{}", New: room.New},
+	}})
+	if err == nil || !strings.Contains(err.Error(), `"/a/{x}"`) || !strings.Contains(err.Error(), `"/a/{y}"`) || !strings.Contains(err.Error(), `"/bad/{}"`) {
+		t.Fatalf("deployment error %v should name both conflicting templates and the bad one", err)
+	}
+}
