@@ -2,6 +2,7 @@ package container
 
 import (
 	"log/slog"
+	"net/netip"
 	"time"
 )
 
@@ -103,6 +104,9 @@ type Settings struct {
 	// same-origin: no Origin header, or one whose host is the Host header.
 	// A rejected origin gets 403.
 	AllowedOrigins []string
+	// TrustedProxies are the peers whose Forwarded and X-Forwarded-For
+	// headers name the client. Default (nil): loopback.
+	TrustedProxies []netip.Prefix
 	// MaxRequestBodyBytes bounds the body of a plain HTTP request; a
 	// bigger one gets 413. Default: 1 MiB.
 	MaxRequestBodyBytes int
@@ -184,5 +188,8 @@ func (s Settings) withDefaults() Settings {
 	}
 	defDur(&s.Executor.KeepAlive, d.Executor.KeepAlive)
 	def(&s.Executor.QueueSize, d.Executor.QueueSize)
+	if s.TrustedProxies == nil {
+		s.TrustedProxies = defaultTrustedProxies
+	}
 	return s
 }

@@ -23,6 +23,10 @@ func TestDefaults(t *testing.T) {
 	if got := DefaultSettings(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("DefaultSettings() = %+v, want %+v", got, want)
 	}
+	if len(defaultTrustedProxies) != 2 || defaultTrustedProxies[0].String() != "127.0.0.0/8" || defaultTrustedProxies[1].String() != "::1/128" {
+		t.Fatalf("default trusted proxies %v, want loopback", defaultTrustedProxies)
+	}
+	want.TrustedProxies = defaultTrustedProxies // filled in by withDefaults
 	if got := (Settings{}).withDefaults(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("zero Settings = %+v, want the defaults", got)
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -116,6 +117,8 @@ type handshakeResult struct {
 	subprot  string
 	deflate  *deflateState
 	response []byte // the 101 response to write
+	// forwarded and xff are the Forwarded and X-Forwarded-For values.
+	forwarded, xff string
 }
 
 // handshake checks an upgrade request (exactly the bytes up to and
@@ -152,8 +155,13 @@ func (c *Container) handshake(req []byte) (handshakeResult, *HTTPError) {
 			return nil
 		},
 		OnHeader: func(key, value []byte) error {
-			if string(key) == "Origin" {
+			switch string(key) {
+			case "Origin":
 				origin = string(value)
+			case "Forwarded":
+				res.forwarded = joinHeader(res.forwarded, value)
+			case "X-Forwarded-For":
+				res.xff = joinHeader(res.xff, value)
 			}
 			return nil
 		},
@@ -193,6 +201,14 @@ func (c *Container) handshake(req []byte) (handshakeResult, *HTTPError) {
 	return res, nil
 }
 
+// joinHeader appends a repeated header's value, comma-separated.
+func joinHeader(prev string, v []byte) string {
+	if prev == "" {
+		return string(v)
+	}
+	return prev + ", " + string(v)
+}
+
 // upgrade completes the handshake of req on the connection: the 101 or the
 // rejection. It returns gnet.Close when it rejected the request.
 func (s *session) upgrade(req []byte) gnet.Action {
@@ -202,6 +218,7 @@ func (s *session) upgrade(req []byte) gnet.Action {
 	}
 	s.ep, s.ctx, s.pathPar = res.ep, res.ep.ctx, res.params
 	s.uri, s.subprot, s.deflate = res.uri, res.subprot, res.deflate
+	s.client = resolveClient(peerAddr(s.remote), res.forwarded, res.xff, s.ctx.settings.TrustedProxies)
 	_, _ = s.c.Write(res.response)
 	s.cont.hsCount.add(http.StatusSwitchingProtocols)
 	s.ctx.count.sessions.Add(1)
@@ -365,17 +382,29 @@ func (s *session) open() {
 	}
 }
 
-// setRemoteProps records the client's address in the user properties.
+// setRemoteProps records the client's address in the user properties:
+// the direct peer, or the client a trusted proxy named (see forwarded.go).
+// The port is there only when it is known.
 func (s *session) setRemoteProps() {
-	host, port, err := net.SplitHostPort(s.remoteString())
-	if err != nil {
+	if !s.client.ip.IsValid() {
 		return
 	}
-	s.props.Set(endpoint.PropRemoteAddr, host)
-	s.props.Set(endpoint.PropRemoteHost, host)
-	if p, err := strconv.Atoi(port); err == nil {
-		s.props.Set(endpoint.PropRemotePort, p)
+	addr := s.client.ip.String()
+	s.props.Set(endpoint.PropRemoteAddr, addr)
+	s.props.Set(endpoint.PropRemoteHost, addr)
+	if s.client.port > 0 {
+		s.props.Set(endpoint.PropRemotePort, s.client.port)
 	}
+}
+
+// peerAddr converts the direct peer's address.
+func peerAddr(a net.Addr) clientAddr {
+	if t, ok := a.(*net.TCPAddr); ok {
+		if ip, ok := netip.AddrFromSlice(t.IP); ok {
+			return clientAddr{ip: ip.Unmap(), port: t.Port}
+		}
+	}
+	return clientAddr{}
 }
 
 func (s *session) remoteString() string {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime"
 	"strings"
 	"sync"
@@ -852,5 +853,40 @@ func TestPathTemplates(t *testing.T) {
 	}})
 	if err == nil || !strings.Contains(err.Error(), `"/a/{x}"`) || !strings.Contains(err.Error(), `"/a/{y}"`) || !strings.Contains(err.Error(), `"/bad/{}"`) {
 		t.Fatalf("deployment error %v should name both conflicting templates and the bad one", err)
+	}
+}
+
+// TestForwardedHeaders: a trusted (loopback) peer's Forwarded header names
+// the client; the same header from an untrusted peer is ignored.
+func TestForwardedHeaders(t *testing.T) {
+	got := make(chan string, 2)
+	ep := &endpoint.ServerConfig{Path: "/who", New: func() endpoint.Endpoint {
+		return openFunc(func(s endpoint.Session) {
+			p := s.UserProperties()
+			port, _ := p.Get(endpoint.PropRemotePort)
+			got <- fmt.Sprint(p.String(endpoint.PropRemoteAddr), " ", port)
+		})
+	}}
+	dialWith := func(addr, header string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		d := ws.Dialer{Header: ws.HandshakeHeaderString(header)}
+		conn, _, _, err := d.Dial(ctx, "ws://"+addr+"/t/who")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+	}
+	_, trustedAddr := startServer(t, echoSettings(), ep)
+	dialWith(trustedAddr, "Forwarded: for=\"[2001:db8::7]:4711\";proto=http\r\n")
+	if v := <-got; v != "2001:db8::7 4711" {
+		t.Fatalf("through a trusted proxy: %q", v)
+	}
+	st := echoSettings()
+	st.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")} // loopback no longer trusted
+	_, untrustedAddr := startServer(t, st, &endpoint.ServerConfig{Path: "/who", New: ep.New})
+	dialWith(untrustedAddr, "X-Forwarded-For: 6.6.6.6\r\n")
+	if v := <-got; !strings.HasPrefix(v, "127.0.0.1 ") || strings.HasSuffix(v, " <nil>") {
+		t.Fatalf("forged header from an untrusted peer was believed: %q", v)
 	}
 }

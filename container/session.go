@@ -52,6 +52,7 @@ type session struct {
 	// Handshake, [loop] until upgraded, read-only afterwards.
 	hsTimer *time.Timer
 	remote  net.Addr
+	client  clientAddr // the client, through trusted proxies
 	ctx     *webContext
 	ep      *mapping
 	uri     string

@@ -73,3 +73,29 @@ func TestProperties(t *testing.T) {
 		t.Fatal("Delete")
 	}
 }
+
+func TestModuleRegistry(t *testing.T) {
+	m := endpoint.ModuleFunc(func(p endpoint.InitParams) (*endpoint.Application, error) {
+		return &endpoint.Application{}, nil
+	})
+	endpoint.RegisterModule("test-module", m)
+	if got, ok := endpoint.LookupModule("test-module"); !ok || got == nil {
+		t.Fatal("registered module not found")
+	}
+	if _, ok := endpoint.LookupModule("nope"); ok {
+		t.Fatal("found an unregistered module")
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("registering a name twice should panic")
+		}
+	}()
+	endpoint.RegisterModule("test-module", m)
+}
+
+func TestInitParams(t *testing.T) {
+	p := endpoint.InitParams{"a": "1"}
+	if p.Get("a", "x") != "1" || p.Get("b", "x") != "x" {
+		t.Fatal("InitParams.Get")
+	}
+}
