@@ -3,6 +3,7 @@ module github.com/wsc-dev/wsc
 go 1.26.8
 
 require (
+	github.com/beevik/etree v1.8.1
 	github.com/gobwas/httphead v0.1.0
 	github.com/gobwas/ws v1.5.0
 	github.com/panjf2000/gnet/v2 v2.10.0
