@@ -105,8 +105,12 @@ type Settings struct {
 	// A rejected origin gets 403.
 	AllowedOrigins []string
 	// TrustedProxies are the peers whose Forwarded and X-Forwarded-For
-	// headers name the client. Default (nil): loopback.
+	// headers name the client. Nil means the default, loopback; an empty
+	// non-nil slice trusts no one.
 	TrustedProxies []netip.Prefix
+	// MaxSessions bounds the context's open WebSocket sessions; a
+	// handshake beyond it gets 503. Zero means unlimited.
+	MaxSessions int
 	// MaxRequestBodyBytes bounds the body of a plain HTTP request; a
 	// bigger one gets 413. Default: 1 MiB.
 	MaxRequestBodyBytes int
@@ -117,7 +121,8 @@ type Settings struct {
 
 // ExecutorSettings size a web context's worker pool (<websocket-executor>).
 type ExecutorSettings struct {
-	// Min is the number of workers kept alive when idle. Default: 10.
+	// Min is the number of workers kept alive when idle. Zero means the
+	// default, 10; a negative value keeps none.
 	Min int
 	// Max is the most workers, and so the most callbacks running at
 	// once. Default: 30.
@@ -180,8 +185,11 @@ func (s Settings) withDefaults() Settings {
 		s.IdleTimeout = max(s.IdleTimeout, time.Second)
 	}
 	def(&s.Executor.Max, d.Executor.Max)
-	if s.Executor.Min <= 0 {
+	switch {
+	case s.Executor.Min == 0:
 		s.Executor.Min = min(d.Executor.Min, s.Executor.Max)
+	case s.Executor.Min < 0:
+		s.Executor.Min = 0
 	}
 	if s.Executor.Min > s.Executor.Max {
 		s.Executor.Min = s.Executor.Max

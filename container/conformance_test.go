@@ -50,6 +50,9 @@ func startEchoConfig(tb testing.TB, cfg container.Config, mutate func(*container
 	settings := container.DefaultSettings()
 	settings.AllowedOrigins = []string{"*"}
 	settings.PerMessageDeflate = true
+	// As the samples' descriptor sets them.
+	settings.MaxTextMessageBytes = echo.MaxMessageBytes
+	settings.MaxBinaryMessageBytes = echo.MaxMessageBytes
 	if mutate != nil {
 		mutate(&settings)
 	}

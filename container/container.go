@@ -91,6 +91,21 @@ type webContext struct {
 	stopIdle  chan struct{}
 	count     contextCounters
 	handler   http.Handler
+	open      atomic.Int64 // open WebSocket sessions, for MaxSessions
+}
+
+// acquire takes a session slot, or reports that MaxSessions are open.
+func (c *webContext) acquire() bool {
+	limit := int64(c.settings.MaxSessions)
+	for {
+		n := c.open.Load()
+		if limit > 0 && n >= limit {
+			return false
+		}
+		if c.open.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
 }
 
 // mapping is a deployed endpoint and its open sessions.
@@ -383,6 +398,7 @@ func (h *handler) OnClose(conn gnet.Conn, _ error) gnet.Action {
 	}
 	code := s.closeReason.Code
 	s.out.mu.Unlock()
+	s.ctx.open.Add(-1)
 	s.ctx.count.closed(code)
 	s.post(event{kind: evClose})
 	return gnet.None

@@ -51,6 +51,7 @@ var (
 	errNotFound        = &HTTPError{Status: http.StatusNotFound, Reason: "no WebSocket endpoint at this path"}
 	errForbiddenOrigin = &HTTPError{Status: http.StatusForbidden, Reason: "origin not allowed"}
 	errShuttingDown    = &HTTPError{Status: http.StatusServiceUnavailable, Reason: "server shutting down"}
+	errTooManySessions = &HTTPError{Status: http.StatusServiceUnavailable, Reason: "too many sessions", Header: "Retry-After: 1\r\n"}
 )
 
 // onHandshakeTraffic buffers the request until the end of its headers (in
@@ -215,6 +216,9 @@ func (s *session) upgrade(req []byte) gnet.Action {
 	res, rej := s.cont.handshake(req)
 	if rej != nil {
 		return s.reject(rej)
+	}
+	if !res.ep.ctx.acquire() {
+		return s.reject(errTooManySessions)
 	}
 	s.ep, s.ctx, s.pathPar = res.ep, res.ep.ctx, res.params
 	s.uri, s.subprot, s.deflate = res.uri, res.subprot, res.deflate

@@ -890,3 +890,33 @@ func TestForwardedHeaders(t *testing.T) {
 		t.Fatalf("forged header from an untrusted peer was believed: %q", v)
 	}
 }
+
+// TestMaxSessions: the session limit gives 503 at the handshake; a slot
+// frees when a session closes.
+func TestMaxSessions(t *testing.T) {
+	st := echoSettings()
+	st.MaxSessions = 2
+	_, addr := startServer(t, st, echo.Config())
+	a := dial(t, addr, "/t/echo")
+	dial(t, addr, "/t/echo")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, _, _, err := ws.Dial(ctx, "ws://"+addr+"/t/echo")
+	var rej ws.StatusError
+	if !errors.As(err, &rej) || int(rej) != http.StatusServiceUnavailable {
+		t.Fatalf("third session: %v, want 503", err)
+	}
+	_ = ws.WriteFrame(a, ws.MaskFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(1000, ""))))
+	readClose(t, a)
+	for i := 0; ; i++ { // the slot frees once the server has closed the first session
+		conn, _, _, err := ws.Dial(ctx, "ws://"+addr+"/t/echo")
+		if err == nil {
+			conn.Close()
+			break
+		}
+		if i > 100 {
+			t.Fatalf("slot not freed: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

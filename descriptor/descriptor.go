@@ -129,8 +129,8 @@ type WebSocket struct {
 	// compression when the client offers it. Default: false.
 	PerMessageDeflate bool
 	// MaxSessions is <max-sessions>: the most WebSocket sessions the
-	// context holds at once; a session beyond it is closed at once with
-	// 1013 (try again later). 0 means unlimited. Default: 0.
+	// context holds at once; a handshake beyond it is refused with 503
+	// (Service Unavailable). 0 means unlimited. Default: 0.
 	MaxSessions int
 }
 

@@ -1,19 +1,21 @@
-// Command wsc runs the WebSocket container with the bundled samples.
+// Command wsc runs the WebSocket container.
 //
-//	go run ./cmd/wsc                      # ws://127.0.0.1:8080/samples/echo
-//	go run ./cmd/wsc -listen 127.0.0.1:9000 -admin 127.0.0.1:9001
+//	go run ./cmd/wsc                        # the bundled samples: ws://127.0.0.1:8080/samples/echo
+//	go run ./cmd/wsc -webapps ./webapps     # every ./webapps/<name>/ as the context /<name>
+//	go run ./cmd/wsc check jeus-web-dd.xml  # validate descriptors without starting
 //
 // The admin listener (default 127.0.0.1:9090) serves Prometheus metrics at
-// /metrics, /healthz and the Go profiler at /debug/pprof/.
-//
-// It stops cleanly on SIGINT or SIGTERM: every session is closed with 1001
-// and every OnClose runs before it exits.
+// /metrics, /healthz and the Go profiler at /debug/pprof/. wsc stops cleanly
+// on SIGINT or SIGTERM: every session is closed with 1001 and every OnClose
+// runs before it exits.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -25,15 +27,25 @@ import (
 
 	"github.com/wsc-dev/wsc/admin"
 	"github.com/wsc-dev/wsc/container"
+	"github.com/wsc-dev/wsc/deploy"
+	"github.com/wsc-dev/wsc/descriptor"
 	"github.com/wsc-dev/wsc/samples"
 )
 
 func main() {
-	listen := flag.String("listen", "127.0.0.1:8080", "TCP address to serve WebSocket connections on")
+	if len(os.Args) > 1 && os.Args[1] == "check" {
+		os.Exit(check(os.Args[2:], os.Stdout, os.Stderr))
+	}
+	listen := flag.String("listen", "127.0.0.1:8080", "TCP address to serve WebSocket and HTTP connections on")
 	adminAddr := flag.String("admin", "127.0.0.1:9090", "TCP address of the admin listener (/metrics, /healthz, /debug/pprof/); empty disables it")
+	webapps := flag.String("webapps", "", "deploy every folder of this directory as a web context (default: the bundled samples)")
 	shutdownTimeout := flag.Duration("shutdown-timeout", 10*time.Second, "how long a graceful shutdown may take")
 	verbose := flag.Bool("v", false, "log debug messages")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile to this file until shutdown")
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: wsc [flags]\n       wsc check FILE...\n\nflags:\n")
+		flag.PrintDefaults()
+	}
 	flag.Parse()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -52,24 +64,51 @@ func main() {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	if err := run(*listen, *adminAddr, *shutdownTimeout, log); err != nil {
+	if err := run(*listen, *adminAddr, *webapps, *shutdownTimeout, log); err != nil {
 		log.Error("wsc stopped", "err", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
 
-func run(listen, adminAddr string, shutdownTimeout time.Duration, log *slog.Logger) error {
+// check validates descriptors: the resolved settings of each good file on
+// stdout, every problem of each bad one on stderr. It returns the exit code.
+func check(files []string, stdout, stderr io.Writer) int {
+	if len(files) == 0 {
+		fmt.Fprintln(stderr, "usage: wsc check FILE...")
+		return 2
+	}
+	code := 0
+	for _, f := range files {
+		d, err := descriptor.ParseFile(f)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			code = 1
+			continue
+		}
+		fmt.Fprintf(stdout, "%s: ok\n", f)
+		_ = d.WriteResolved(stdout)
+	}
+	return code
+}
+
+func run(listen, adminAddr, webapps string, shutdownTimeout time.Duration, log *slog.Logger) error {
 	c := container.New(container.Config{Addr: listen, Logger: log})
-	settings := container.DefaultSettings()
-	settings.AllowedOrigins = []string{"*"}
-	settings.PerMessageDeflate = true
-	if err := c.Deploy(container.WebContext{
-		Path:      samples.ContextPath,
-		Settings:  settings,
-		Endpoints: samples.Endpoints(),
-	}); err != nil {
-		return err
+	deployed := 0
+	contexts, errs := contextsToDeploy(webapps)
+	for _, err := range errs {
+		log.Error("web application not deployed", "err", err)
+	}
+	for _, wc := range contexts {
+		if err := c.Deploy(wc); err != nil {
+			log.Error("web context not deployed", "context", wc.Path, "err", err)
+			continue
+		}
+		deployed++
+		log.Info("deployed", "context", wc.Path, "endpoints", len(wc.Endpoints))
+	}
+	if deployed == 0 && len(errs)+len(contexts) > 0 {
+		return errors.New("no web context could be deployed")
 	}
 	if err := c.Start(); err != nil {
 		return err
@@ -79,7 +118,7 @@ func run(listen, adminAddr string, shutdownTimeout time.Duration, log *slog.Logg
 	if adminAddr != "" {
 		ln, err := net.Listen("tcp", adminAddr)
 		if err != nil {
-			shutdown(c, shutdownTimeout)
+			_ = shutdown(c, shutdownTimeout)
 			return fmt.Errorf("admin listener: %w", err)
 		}
 		adminSrv = &http.Server{Handler: admin.Handler(c), ReadHeaderTimeout: 10 * time.Second}
@@ -100,6 +139,19 @@ func run(listen, adminAddr string, shutdownTimeout time.Duration, log *slog.Logg
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// contextsToDeploy returns the contexts of the webapps folder, or the
+// bundled samples with their embedded descriptor.
+func contextsToDeploy(webapps string) ([]container.WebContext, []error) {
+	if webapps != "" {
+		return deploy.Webapps(webapps)
+	}
+	wc, err := deploy.Bundled(samples.ModuleName)
+	if err != nil {
+		return nil, []error{err}
+	}
+	return []container.WebContext{wc}, nil
 }
 
 func shutdown(c *container.Container, timeout time.Duration) error {

@@ -5,7 +5,8 @@ package echo
 
 import "github.com/wsc-dev/wsc/endpoint"
 
-// MaxMessageBytes is the largest message the echo endpoint accepts.
+// MaxMessageBytes is the largest message the samples' descriptor lets the
+// echo endpoint accept (its max-incoming-*-message-buffer-size).
 const MaxMessageBytes = 16 << 20
 
 // Endpoint echoes messages. It keeps no state: one value serves every
@@ -21,13 +22,12 @@ func (Endpoint) OnOpen(s endpoint.Session, _ *endpoint.ServerConfig) {
 	s.SetBinaryHandler(func(data []byte) { _ = b.SendBinary(data) })
 }
 
-// Config returns the echo endpoint's deployment, at /echo.
+// Config returns the echo endpoint's deployment, at /echo. Its message
+// limits are the web context's (the descriptor's).
 func Config() *endpoint.ServerConfig {
 	return &endpoint.ServerConfig{
-		Path:                  "/echo",
-		New:                   func() endpoint.Endpoint { return Endpoint{} },
-		MaxTextMessageBytes:   MaxMessageBytes,
-		MaxBinaryMessageBytes: MaxMessageBytes,
+		Path: "/echo",
+		New:  func() endpoint.Endpoint { return Endpoint{} },
 	}
 }
 
