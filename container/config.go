@@ -104,6 +104,10 @@ type Settings struct {
 	// same-origin: no Origin header, or one whose host is the Host header.
 	// A rejected origin gets 403.
 	AllowedOrigins []string
+	// BatchingBufferBytes is how many bytes of batched messages a session
+	// gathers before writing them (when the endpoint allows batching).
+	// Default: 65536.
+	BatchingBufferBytes int
 	// TrustedProxies are the peers whose Forwarded and X-Forwarded-For
 	// headers name the client. Nil means the default, loopback; an empty
 	// non-nil slice trusts no one.
@@ -146,6 +150,7 @@ func DefaultSettings() Settings {
 		MaxPendingOutboundBytes: 1 << 20,
 		MaxPendingInboundBytes:  1 << 20,
 		MaxRequestBodyBytes:     1 << 20,
+		BatchingBufferBytes:     64 << 10,
 		IdleTimeout:             30 * time.Minute,
 		MonitoringPeriod:        5 * time.Minute,
 		Executor: ExecutorSettings{
@@ -174,6 +179,7 @@ func (s Settings) withDefaults() Settings {
 	def(&s.MaxPendingOutboundBytes, d.MaxPendingOutboundBytes)
 	def(&s.MaxPendingInboundBytes, d.MaxPendingInboundBytes)
 	def(&s.MaxRequestBodyBytes, d.MaxRequestBodyBytes)
+	def(&s.BatchingBufferBytes, d.BatchingBufferBytes)
 	defDur(&s.BlockingSendTimeout, d.BlockingSendTimeout)
 	defDur(&s.AsyncSendTimeout, d.AsyncSendTimeout)
 	defDur(&s.MonitoringPeriod, d.MonitoringPeriod)

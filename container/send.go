@@ -101,6 +101,13 @@ type outbound struct {
 
 func (o *outbound) queued() int { return o.inflight + o.backlog }
 
+// isClosing reports whether no more data frames may be sent.
+func (o *outbound) isClosing() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.closed || o.closeSent
+}
+
 // sendPolicy says what a sender does when the session's queue is full.
 type sendPolicy uint8
 
@@ -424,7 +431,7 @@ func (s *session) sendData(op ws.OpCode, payload []byte, policy sendPolicy, done
 		return endpoint.ErrInvalidUTF8
 	}
 	s.countOut(len(payload))
-	return s.transmit(s.encodeFrame(op, payload), false, policy, done)
+	return s.sendBatched(s.encodeFrame(op, payload), policy, done)
 }
 
 // countOut counts a data message handed to the send path.
@@ -463,30 +470,31 @@ func (s *session) sendClose(payload []byte, r endpoint.CloseReason, closeAfter b
 }
 
 // basicRemote is the endpoint.Basic of a session.
-type basicRemote struct{ s *session }
+type basicRemote struct{ *session }
 
+// SendText implements endpoint.Basic.
 func (r basicRemote) SendText(text string) error {
 	if !utf8.ValidString(text) {
 		return endpoint.ErrInvalidUTF8
 	}
-	r.s.countOut(len(text))
-	return r.s.transmit(r.s.encodeFrameString(ws.OpText, text), false, policyBasic, nil)
+	r.session.countOut(len(text))
+	return r.session.sendBatched(r.session.encodeFrameString(ws.OpText, text), policyBasic, nil)
 }
 func (r basicRemote) SendTextBytes(text []byte) error {
-	return r.s.sendData(ws.OpText, text, policyBasic, nil)
+	return r.session.sendData(ws.OpText, text, policyBasic, nil)
 }
 func (r basicRemote) SendBinary(data []byte) error {
-	return r.s.sendData(ws.OpBinary, data, policyBasic, nil)
+	return r.session.sendData(ws.OpBinary, data, policyBasic, nil)
 }
 func (r basicRemote) SendPing(data []byte) error {
-	return r.s.sendControl(ws.OpPing, data, policyBasic)
+	return r.session.sendControl(ws.OpPing, data, policyBasic)
 }
 func (r basicRemote) SendPong(data []byte) error {
-	return r.s.sendControl(ws.OpPong, data, policyBasic)
+	return r.session.sendControl(ws.OpPong, data, policyBasic)
 }
 
 // asyncRemote is the endpoint.Async of a session.
-type asyncRemote struct{ s *session }
+type asyncRemote struct{ *session }
 
 func (r asyncRemote) SendText(text string, h endpoint.SendHandler) {
 	if !utf8.ValidString(text) {
@@ -495,11 +503,11 @@ func (r asyncRemote) SendText(text string, h endpoint.SendHandler) {
 		}
 		return
 	}
-	r.s.countOut(len(text))
-	_ = r.s.transmit(r.s.encodeFrameString(ws.OpText, text), false, policyAsync, h)
+	r.session.countOut(len(text))
+	_ = r.session.sendBatched(r.session.encodeFrameString(ws.OpText, text), policyAsync, h)
 }
 func (r asyncRemote) SendBinary(data []byte, h endpoint.SendHandler) {
-	_ = r.s.sendData(ws.OpBinary, data, policyAsync, h)
+	_ = r.session.sendData(ws.OpBinary, data, policyAsync, h)
 }
 func (r asyncRemote) SendTextFuture(text string) <-chan error {
 	ch := make(chan error, 1)

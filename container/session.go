@@ -72,8 +72,9 @@ type session struct {
 	idleNanos atomic.Int64 // idle timeout; <= 0: never
 	lastSeen  atomic.Int64 // unix nanoseconds of the last frame in or out
 
-	// Outbound, guarded by wmu (see send.go).
-	out outbound
+	// Outbound, guarded by out.mu (see send.go), and batching (batch.go).
+	out   outbound
+	batch batcher
 
 	// Mailbox of events for the endpoint, guarded by mbMu (see dispatch.go).
 	mbMu      sync.Mutex
@@ -255,6 +256,7 @@ func (s *session) Close(r endpoint.CloseReason) error {
 	if len(r.Reason) > endpoint.MaxCloseReasonBytes {
 		r.Reason = truncateUTF8(r.Reason, endpoint.MaxCloseReasonBytes)
 	}
+	s.flushBeforeClose()
 	if !s.startClose(r, false) {
 		return endpoint.ErrSessionClosed
 	}

@@ -53,6 +53,7 @@ func Settings(w descriptor.WebSocket) container.Settings {
 			KeepAlive: w.Executor.KeepAlive,
 			QueueSize: w.Executor.QueueSize,
 		},
+		BatchingBufferBytes: w.BatchingBufferBytes,
 		AllowedOrigins:    w.AllowedOrigins,
 		TrustedProxies:    w.TrustedProxies,
 		PerMessageDeflate: w.PerMessageDeflate,

@@ -1,10 +1,25 @@
 package endpoint
 
+// Batching is shared by a session's Basic and Async senders: while it is
+// allowed, data messages are gathered and written together when they reach
+// the context's batching buffer size, on FlushBatch, when batching is turned
+// off, and before the session's close frame. A batched message counts as
+// sent once it is in the batch.
+type Batching interface {
+	// SetBatchingAllowed turns batching on or off; turning it off flushes.
+	SetBatchingAllowed(allowed bool) error
+	// BatchingAllowed reports whether batching is on.
+	BatchingAllowed() bool
+	// FlushBatch writes the gathered messages now, as a Basic send does.
+	FlushBatch() error
+}
+
 // Basic sends messages and waits until each is written. A send that cannot
 // be written within the blocking send timeout returns [ErrSendTimeout] and
 // closes the session. Calls from several goroutines are safe: frames never
 // interleave, and a message waits for the ones sent before it.
 type Basic interface {
+	Batching
 	// SendText sends a text message; text must be valid UTF-8.
 	SendText(text string) error
 	// SendTextBytes sends a text message from bytes that must be valid
@@ -30,6 +45,7 @@ type SendHandler func(err error)
 // copied before the call returns, so the caller may reuse its slice.
 // Messages go out in call order, after any sent before them by any method.
 type Async interface {
+	Batching
 	// SendText queues a text message and calls h (which may be nil) when it
 	// has been written or has failed.
 	SendText(text string, h SendHandler)
