@@ -3,6 +3,7 @@ package container
 import (
 	"log/slog"
 	"net/netip"
+	"os"
 	"time"
 )
 
@@ -27,6 +28,12 @@ type Config struct {
 	CloseTimeout time.Duration
 	// Logger receives the container's logs. Default: slog.Default().
 	Logger *slog.Logger
+	// ServerName names this node. Default: the host name.
+	ServerName string
+	// Route is the node's route, after the last dot of the JSESSIONID
+	// cookie, for session-routing proxies. Default: the base64 of
+	// ServerName, as JEUS writes it.
+	Route string
 }
 
 // DefaultConfig returns the default container settings.
@@ -55,6 +62,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.ServerName == "" {
+		c.ServerName, _ = os.Hostname()
+		if c.ServerName == "" {
+			c.ServerName = "wsc"
+		}
+	}
+	if c.Route == "" {
+		c.Route = defaultRoute(c.ServerName)
 	}
 	return c
 }
@@ -87,6 +103,10 @@ type Settings struct {
 	// than this plus one maximum message is closed with 1013.
 	// Default: 1 MiB.
 	MaxPendingInboundBytes int
+	// SessionTimeout ends an HTTP session this long after its last HTTP
+	// request (WebSocket traffic does not count). Zero means the default;
+	// a negative value keeps sessions until invalidated. Default: 30m.
+	SessionTimeout time.Duration
 	// IdleTimeout closes a session when no frame has been received or sent
 	// for this long: 1001 goes to the peer and OnClose reports 1006. Zero
 	// means the default; a negative value disables it; values under 1s
@@ -151,6 +171,7 @@ func DefaultSettings() Settings {
 		MaxPendingInboundBytes:  1 << 20,
 		MaxRequestBodyBytes:     1 << 20,
 		BatchingBufferBytes:     64 << 10,
+		SessionTimeout:          30 * time.Minute,
 		IdleTimeout:             30 * time.Minute,
 		MonitoringPeriod:        5 * time.Minute,
 		Executor: ExecutorSettings{
@@ -182,6 +203,9 @@ func (s Settings) withDefaults() Settings {
 	def(&s.BatchingBufferBytes, d.BatchingBufferBytes)
 	defDur(&s.BlockingSendTimeout, d.BlockingSendTimeout)
 	defDur(&s.AsyncSendTimeout, d.AsyncSendTimeout)
+	if s.SessionTimeout == 0 {
+		s.SessionTimeout = d.SessionTimeout
+	}
 	defDur(&s.MonitoringPeriod, d.MonitoringPeriod)
 	s.MonitoringPeriod = max(s.MonitoringPeriod, time.Second)
 	switch {

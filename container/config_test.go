@@ -17,6 +17,7 @@ func TestDefaults(t *testing.T) {
 		MaxPendingInboundBytes:  1 << 20,
 		MaxRequestBodyBytes:     1 << 20,
 		BatchingBufferBytes:     64 << 10,
+		SessionTimeout:          30 * time.Minute,
 		IdleTimeout:             30 * time.Minute,
 		MonitoringPeriod:        5 * time.Minute,
 		Executor:                ExecutorSettings{Min: 10, Max: 30, KeepAlive: 60 * time.Second, QueueSize: 4096},

@@ -92,6 +92,7 @@ type webContext struct {
 	count     contextCounters
 	handler   http.Handler
 	open      atomic.Int64 // open WebSocket sessions, for MaxSessions
+	sessions  *sessionStore
 }
 
 // acquire takes a session slot, or reports that MaxSessions are open.
@@ -188,6 +189,7 @@ func (c *Container) Deploy(wc WebContext) error {
 		problems = append(problems, fmt.Sprintf("context path %q must start with /", wc.Path))
 	}
 	ctx := &webContext{path: path, settings: wc.Settings.withDefaults(), endpoints: map[string]*mapping{}, handler: wc.Handler}
+	ctx.sessions = newSessionStore(c.cfg.Route, path, ctx.settings.SessionTimeout)
 	for i, ep := range wc.Endpoints {
 		switch {
 		case ep == nil:

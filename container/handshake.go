@@ -120,6 +120,7 @@ type handshakeResult struct {
 	response []byte // the 101 response to write
 	// forwarded and xff are the Forwarded and X-Forwarded-For values.
 	forwarded, xff string
+	cookies        []string // Cookie header values
 }
 
 // handshake checks an upgrade request (exactly the bytes up to and
@@ -163,6 +164,8 @@ func (c *Container) handshake(req []byte) (handshakeResult, *HTTPError) {
 				res.forwarded = joinHeader(res.forwarded, value)
 			case "X-Forwarded-For":
 				res.xff = joinHeader(res.xff, value)
+			case "Cookie":
+				res.cookies = append(res.cookies, string(value))
 			}
 			return nil
 		},
@@ -223,6 +226,9 @@ func (s *session) upgrade(req []byte) gnet.Action {
 	s.ep, s.ctx, s.pathPar = res.ep, res.ep.ctx, res.params
 	s.uri, s.subprot, s.deflate = res.uri, res.subprot, res.deflate
 	s.client = resolveClient(peerAddr(s.remote), res.forwarded, res.xff, s.ctx.settings.TrustedProxies)
+	if v := sessionCookie(res.cookies); v != "" {
+		s.httpSess = s.ctx.sessions.lookup(v) // looked up, not extended
+	}
 	_, _ = s.c.Write(res.response)
 	s.cont.hsCount.add(http.StatusSwitchingProtocols)
 	s.ctx.count.sessions.Add(1)

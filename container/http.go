@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+
+	"github.com/wsc-dev/wsc/endpoint"
 )
 
 // Plain HTTP on the WebSocket listener.
@@ -100,6 +102,9 @@ func (c *Container) contextFor(path string) (*webContext, string) {
 // It runs on an executor worker.
 func (s *session) serveRequest(req *http.Request) {
 	w := &responseWriter{s: s, req: req, header: http.Header{}, keepAlive: !req.Close}
+	st := s.ctx.sessions
+	st.touch(req.Header.Values("Cookie"))
+	req = req.WithContext(endpoint.ContextWithHTTPSessions(req.Context(), &requestSessions{store: st, w: w}))
 	func() {
 		defer func() {
 			if p := recover(); p != nil {

@@ -19,6 +19,7 @@ func (c *webContext) monitorIdle() {
 			return
 		case now := <-t.C:
 			c.closeIdle(now)
+			c.sessions.sweep(now)
 		}
 	}
 }

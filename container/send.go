@@ -333,14 +333,38 @@ func (s *session) pollOnLoop(context.Context) error {
 		return nil
 	}
 	o.backlog = s.c.OutboundBuffered()
-	expired := len(o.fifo) > 0 && !o.fifo[0].deadline.IsZero() && time.Now().After(o.fifo[0].deadline)
+	// Async sends past their deadline fail with ErrSendTimeout; the
+	// session then closes, failing the rest with ErrSessionClosed.
+	var expired []*sendOp
+	now := time.Now()
+	for _, op := range o.fifo {
+		if !op.deadline.IsZero() && now.After(op.deadline) {
+			expired = append(expired, op)
+		}
+	}
 	var ready []*sendOp
-	if !expired {
+	if len(expired) > 0 {
+		kept := o.fifo[:0]
+		for _, op := range o.fifo {
+			if op.deadline.IsZero() || !now.After(op.deadline) {
+				kept = append(kept, op)
+			} else {
+				o.fifoBytes -= op.n
+			}
+		}
+		o.fifo = kept
+	} else {
 		ready = s.progressLocked()
 	}
 	o.mu.Unlock()
 	notify(ready)
-	if expired {
+	if len(expired) > 0 {
+		for _, op := range expired {
+			op.w.release()
+			if op.done != nil {
+				op.done(endpoint.ErrSendTimeout)
+			}
+		}
 		s.abort("async send timed out")
 	}
 	return nil

@@ -50,15 +50,16 @@ type session struct {
 	id    uint64
 
 	// Handshake, [loop] until upgraded, read-only afterwards.
-	hsTimer *time.Timer
-	remote  net.Addr
-	client  clientAddr // the client, through trusted proxies
-	ctx     *webContext
-	ep      *mapping
-	uri     string
-	subprot string
-	pathPar map[string]string
-	deflate *deflateState // nil unless permessage-deflate was negotiated
+	hsTimer  *time.Timer
+	remote   net.Addr
+	client   clientAddr   // the client, through trusted proxies
+	httpSess *httpSession // the HTTP session the handshake's cookie named, or nil
+	ctx      *webContext
+	ep       *mapping
+	uri      string
+	subprot  string
+	pathPar  map[string]string
+	deflate  *deflateState // nil unless permessage-deflate was negotiated
 	// httpBusy: a plain HTTP request is being served (set on the loop,
 	// cleared by the executor once the response is written).
 	httpBusy atomic.Bool
@@ -163,6 +164,14 @@ func (s *session) IsOpen() bool { return s.getState() == stateOpen }
 // IsSecure implements endpoint.Session. The container serves plain TCP; TLS
 // is terminated by a proxy in front of it.
 func (s *session) IsSecure() bool { return false }
+
+// HTTPSession implements endpoint.Session.
+func (s *session) HTTPSession() endpoint.HTTPSession {
+	if s.httpSess == nil {
+		return nil
+	}
+	return s.httpSess
+}
 
 // OpenSessions implements endpoint.Session.
 func (s *session) OpenSessions() []endpoint.Session { return s.ep.openSessions() }

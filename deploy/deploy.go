@@ -54,10 +54,10 @@ func Settings(w descriptor.WebSocket) container.Settings {
 			QueueSize: w.Executor.QueueSize,
 		},
 		BatchingBufferBytes: w.BatchingBufferBytes,
-		AllowedOrigins:    w.AllowedOrigins,
-		TrustedProxies:    w.TrustedProxies,
-		PerMessageDeflate: w.PerMessageDeflate,
-		MaxSessions:       w.MaxSessions,
+		AllowedOrigins:      w.AllowedOrigins,
+		TrustedProxies:      w.TrustedProxies,
+		PerMessageDeflate:   w.PerMessageDeflate,
+		MaxSessions:         w.MaxSessions,
 	}
 	// Zero means "default" to the container; the descriptor's zeros are
 	// meant literally.
@@ -85,6 +85,7 @@ func Context(name, dir string, d *descriptor.Descriptor) (container.WebContext, 
 		ctxPath = "/" + name
 	}
 	wc := container.WebContext{Path: ctxPath, Settings: Settings(d.WebSocket)}
+	wc.Settings.SessionTimeout = d.SessionTimeout // descriptor.Disabled is negative: never expires here too
 	modName := d.Module
 	if modName == "" {
 		modName = name

@@ -57,6 +57,10 @@ type Session interface {
 	// OpenSessions returns the open sessions of the same endpoint in the
 	// same web context, this one included.
 	OpenSessions() []Session
+	// HTTPSession returns the HTTP session whose JSESSIONID cookie the
+	// handshake carried, if it was live in the same web context; nil
+	// otherwise.
+	HTTPSession() HTTPSession
 
 	// MaxTextMessageBufferSize returns the largest text message the session
 	// accepts, in bytes.

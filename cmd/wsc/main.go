@@ -38,6 +38,8 @@ func main() {
 	}
 	listen := flag.String("listen", "127.0.0.1:8080", "TCP address to serve WebSocket and HTTP connections on")
 	adminAddr := flag.String("admin", "127.0.0.1:9090", "TCP address of the admin listener (/metrics, /healthz, /debug/pprof/); empty disables it")
+	name := flag.String("name", "", "this node's server name (default: the host name)")
+	route := flag.String("route", "", "this node's route in the JSESSIONID cookie (default: the base64 of the server name)")
 	webapps := flag.String("webapps", "", "deploy every folder of this directory as a web context (default: the bundled samples)")
 	shutdownTimeout := flag.Duration("shutdown-timeout", 10*time.Second, "how long a graceful shutdown may take")
 	verbose := flag.Bool("v", false, "log debug messages")
@@ -64,7 +66,8 @@ func main() {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	if err := run(*listen, *adminAddr, *webapps, *shutdownTimeout, log); err != nil {
+	cfg := container.Config{Addr: *listen, Logger: log, ServerName: *name, Route: *route}
+	if err := run(cfg, *adminAddr, *webapps, *shutdownTimeout, log); err != nil {
 		log.Error("wsc stopped", "err", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
@@ -92,8 +95,8 @@ func check(files []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-func run(listen, adminAddr, webapps string, shutdownTimeout time.Duration, log *slog.Logger) error {
-	c := container.New(container.Config{Addr: listen, Logger: log})
+func run(cfg container.Config, adminAddr, webapps string, shutdownTimeout time.Duration, log *slog.Logger) error {
+	c := container.New(cfg)
 	deployed := 0
 	contexts, errs := contextsToDeploy(webapps)
 	for _, err := range errs {

@@ -1,0 +1,196 @@
+package container
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wsc-dev/wsc/endpoint"
+)
+
+// HTTP sessions of a web context.
+//
+// The cookie is JSESSIONID=<id>.<route>: <id> holds 256 random bits
+// (base64url, no dots) and <route> names the node, so a session-routing
+// proxy can send the client back to it (base64 of the server name by
+// default, as JEUS does). Path is the context path, and the cookie is
+// HttpOnly. A session expires SessionTimeout after its last HTTP request;
+// WebSocket traffic does not extend it. Expired sessions are dropped when
+// looked up and by the context's monitor.
+
+// CookieName is the HTTP session cookie.
+const CookieName = "JSESSIONID"
+
+// httpSession implements endpoint.HTTPSession.
+type httpSession struct {
+	id       string
+	created  time.Time
+	last     atomic.Int64 // unix nanoseconds of the last HTTP request
+	timeout  atomic.Int64 // nanoseconds; <= 0: never expires
+	isNew    atomic.Bool
+	invalid  atomic.Bool
+	attrs    endpoint.Properties
+	sessions *sessionStore
+}
+
+func (h *httpSession) ID() string                       { return h.id }
+func (h *httpSession) Attributes() *endpoint.Properties { return &h.attrs }
+func (h *httpSession) CreationTime() time.Time          { return h.created }
+func (h *httpSession) LastAccessedTime() time.Time      { return time.Unix(0, h.last.Load()) }
+func (h *httpSession) MaxInactiveInterval() time.Duration {
+	return time.Duration(h.timeout.Load())
+}
+func (h *httpSession) SetMaxInactiveInterval(d time.Duration) { h.timeout.Store(int64(d)) }
+func (h *httpSession) IsNew() bool                            { return h.isNew.Load() }
+func (h *httpSession) Invalidate() {
+	if !h.invalid.Swap(true) {
+		h.sessions.remove(h.id)
+	}
+}
+func (h *httpSession) Valid() bool { return h.live(time.Now()) }
+
+// live reports whether the session is valid at now.
+func (h *httpSession) live(now time.Time) bool {
+	if h.invalid.Load() {
+		return false
+	}
+	t := h.timeout.Load()
+	return t <= 0 || now.UnixNano()-h.last.Load() <= t
+}
+
+// sessionStore holds a web context's HTTP sessions.
+type sessionStore struct {
+	route   string // after the dot in the cookie
+	path    string // cookie Path
+	timeout time.Duration
+
+	mu sync.Mutex
+	m  map[string]*httpSession
+}
+
+func newSessionStore(route, path string, timeout time.Duration) *sessionStore {
+	if path == "" {
+		path = "/"
+	}
+	return &sessionStore{route: route, path: path, timeout: timeout, m: map[string]*httpSession{}}
+}
+
+// lookup returns the live session named by a cookie value ("<id>.<route>";
+// the route may be another node's), or nil.
+func (st *sessionStore) lookup(cookie string) *httpSession {
+	id := cookie
+	if i := strings.LastIndexByte(cookie, '.'); i >= 0 {
+		id = cookie[:i]
+	}
+	st.mu.Lock()
+	h := st.m[id]
+	st.mu.Unlock()
+	if h == nil {
+		return nil
+	}
+	if !h.live(time.Now()) {
+		h.Invalidate()
+		return nil
+	}
+	return h
+}
+
+// create makes a new session.
+func (st *sessionStore) create() *httpSession {
+	var b [32]byte // 256 bits
+	_, _ = rand.Read(b[:])
+	now := time.Now()
+	h := &httpSession{id: base64.RawURLEncoding.EncodeToString(b[:]), created: now, sessions: st}
+	h.last.Store(now.UnixNano())
+	h.timeout.Store(int64(st.timeout))
+	h.isNew.Store(true)
+	st.mu.Lock()
+	st.m[h.id] = h
+	st.mu.Unlock()
+	return h
+}
+
+func (st *sessionStore) remove(id string) {
+	st.mu.Lock()
+	delete(st.m, id)
+	st.mu.Unlock()
+}
+
+// sweep drops expired sessions.
+func (st *sessionStore) sweep(now time.Time) {
+	st.mu.Lock()
+	var dead []*httpSession
+	for _, h := range st.m {
+		if !h.live(now) {
+			dead = append(dead, h)
+		}
+	}
+	st.mu.Unlock()
+	for _, h := range dead {
+		h.Invalidate()
+	}
+}
+
+// cookie renders the Set-Cookie value for h.
+func (st *sessionStore) cookie(h *httpSession) string {
+	c := &http.Cookie{Name: CookieName, Value: h.id + "." + st.route, Path: st.path, HttpOnly: true}
+	return c.String()
+}
+
+// sessionCookie returns the JSESSIONID value of a request's Cookie header
+// values.
+func sessionCookie(header []string) string {
+	for _, line := range header {
+		cookies, err := http.ParseCookie(line)
+		if err != nil {
+			continue
+		}
+		for _, c := range cookies {
+			if c.Name == CookieName {
+				return c.Value
+			}
+		}
+	}
+	return ""
+}
+
+// requestSessions is the endpoint.HTTPSessions of one HTTP request.
+type requestSessions struct {
+	store *sessionStore
+	w     *responseWriter
+}
+
+// Session implements endpoint.HTTPSessions.
+func (rs *requestSessions) Session(r *http.Request, create bool) endpoint.HTTPSession {
+	if v := sessionCookie(r.Header.Values("Cookie")); v != "" {
+		if h := rs.store.lookup(v); h != nil {
+			return h
+		}
+	}
+	if !create {
+		return nil
+	}
+	h := rs.store.create()
+	rs.w.Header().Add("Set-Cookie", rs.store.cookie(h))
+	return h
+}
+
+// touch records an HTTP request that carried the session's cookie.
+func (st *sessionStore) touch(header []string) {
+	if v := sessionCookie(header); v != "" {
+		if h := st.lookup(v); h != nil {
+			h.last.Store(time.Now().UnixNano())
+			h.isNew.Store(false)
+		}
+	}
+}
+
+// defaultRoute is the route of a server name: its base64, as JEUS writes
+// it ("jeus7/server2" → "amV1czcvc2VydmVyMg==").
+func defaultRoute(serverName string) string {
+	return base64.StdEncoding.EncodeToString([]byte(serverName))
+}
