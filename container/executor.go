@@ -21,6 +21,7 @@ type executor struct {
 	mu       sync.Mutex
 	overflow []*session
 	hasOver  atomic.Bool
+	overLen  atomic.Int32 // len(overflow)
 
 	workers atomic.Int32 // running worker goroutines
 	idle    atomic.Int32 // workers waiting for a task
@@ -61,19 +62,21 @@ func (e *executor) submitMust(s *session) {
 	e.mu.Lock()
 	e.overflow = append(e.overflow, s)
 	e.hasOver.Store(true)
+	e.overLen.Add(1)
 	e.mu.Unlock()
 	e.maybeSpawn()
 }
 
+// maybeSpawn adds workers, up to Max, while more sessions wait than idle
+// workers can take: a burst must not wait behind workers that are busy.
 func (e *executor) maybeSpawn() {
-	for e.idle.Load() == 0 {
+	for int(e.idle.Load()) < len(e.tasks)+int(e.overLen.Load()) {
 		n := e.workers.Load()
 		if int(n) >= e.settings.Max {
 			return
 		}
 		if e.workers.CompareAndSwap(n, n+1) {
 			e.start()
-			return
 		}
 	}
 }
@@ -101,6 +104,7 @@ func (e *executor) popOverflow() *session {
 	s := e.overflow[0]
 	e.overflow[0] = nil
 	e.overflow = e.overflow[1:]
+	e.overLen.Add(-1)
 	if len(e.overflow) == 0 {
 		e.overflow = nil
 		e.hasOver.Store(false)
@@ -133,6 +137,9 @@ func (e *executor) work() {
 			}
 		}
 		e.idle.Add(-1)
+		// Until now this worker counted as idle: a submit in that window
+		// may have left a session for it. Make sure someone takes it.
+		e.maybeSpawn()
 		if b := e.busy.Add(1); b > e.peak.Load() {
 			e.peak.Store(b)
 		}

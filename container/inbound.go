@@ -322,6 +322,11 @@ func (s *session) peerClose(payload []byte) gnet.Action {
 // then TCP, without waiting for the peer (RFC 6455 §7.1.7). OnError hears of
 // it.
 func (s *session) fail(code endpoint.CloseCode, why string) {
+	s.failWith(code, why, nil)
+}
+
+// failWith is fail with the error OnError hears (a *CloseError when nil).
+func (s *session) failWith(code endpoint.CloseCode, why string, cause error) {
 	in := &s.in
 	in.done = true
 	putBuf(in.buf)
@@ -330,13 +335,16 @@ func (s *session) fail(code endpoint.CloseCode, why string) {
 	payload := make([]byte, 2, 2+len(why))
 	binary.BigEndian.PutUint16(payload, uint16(code))
 	payload = append(payload, truncateUTF8(why, endpoint.MaxCloseReasonBytes)...)
+	if cause == nil {
+		cause = &endpoint.CloseError{CloseReason: r}
+	}
 	if s.sendClose(payload, r, true) {
-		s.post(event{kind: evError, err: &endpoint.CloseError{CloseReason: r}})
+		s.post(event{kind: evError, err: cause})
 	}
 }
 
 // overloaded closes a session whose events the executor could not take.
 func (s *session) overloaded() {
 	s.cont.log.Warn("executor overloaded: closing session", "session", s.ID(), "context", s.ctx.path)
-	s.fail(endpoint.CloseTryAgainLater, "server overloaded")
+	s.failWith(endpoint.CloseTryAgainLater, "server overloaded", endpoint.ErrOverloaded)
 }

@@ -2,7 +2,6 @@ package container
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,10 +38,6 @@ import (
 // gnet calls before it closes the descriptor, takes the same mutex and marks
 // the session closed: no write can reach a descriptor number reused by
 // another connection.
-
-// ErrSendQueueFull is given to an Async send when the session already has
-// more than its bound of frames waiting; the session is closed.
-var ErrSendQueueFull = errors.New("container: send queue full: the peer does not read")
 
 // wframe is one encoded frame ready to write.
 type wframe struct {
@@ -153,9 +148,9 @@ func (s *session) transmit(w wframe, isClose bool, policy sendPolicy, done endpo
 			w.release()
 			s.abort("send queue full")
 			if done != nil {
-				done(ErrSendQueueFull)
+				done(endpoint.ErrSendQueueFull)
 			}
-			return ErrSendQueueFull
+			return endpoint.ErrSendQueueFull
 		}
 		op.deadline = time.Now().Add(s.settings().AsyncSendTimeout)
 	case policyBasic:

@@ -16,6 +16,11 @@ var (
 	// is closed when it happens: a peer that does not read cannot be trusted
 	// to read the rest.
 	ErrSendTimeout = errors.New("endpoint: send timed out")
+	// ErrSendQueueFull is given to an Async send when the session already
+	// has MaxPendingOutboundBytes of messages waiting behind what the peer
+	// has not read: the session is closed at once, as a peer that far
+	// behind is not reading.
+	ErrSendQueueFull = errors.New("endpoint: send queue full: the peer does not read")
 	// ErrInvalidUTF8 is returned when text to send is not valid UTF-8.
 	ErrInvalidUTF8 = errors.New("endpoint: text is not valid UTF-8")
 	// ErrControlTooLong is returned when a ping or pong payload is longer

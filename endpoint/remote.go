@@ -35,9 +35,11 @@ type Basic interface {
 }
 
 // SendHandler is called once when an Async send completes: err is nil when
-// the message was written, [ErrSendTimeout] when it could not be written
-// within the async send timeout, or [ErrSessionClosed] (possibly wrapped in a
-// *[CloseError]) when the session closed first. It runs on the network event
+// the message was written (or batched), [ErrSendTimeout] when it could not be
+// written within the async send timeout, [ErrSendQueueFull] when too much
+// was already waiting for the peer, [ErrInvalidUTF8] for bad text, or
+// [ErrSessionClosed] (possibly wrapped in a *[CloseError]) when the session
+// closed first. It runs on the network event
 // loop or on the goroutine that found the failure: it must not block.
 type SendHandler func(err error)
 
