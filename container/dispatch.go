@@ -20,6 +20,8 @@ const (
 	evOpen eventKind = iota
 	evText
 	evBinary
+	evTextPart   // part of a text message for a partial handler; last marks the end
+	evBinaryPart // part of a binary message for a partial handler
 	evPong
 	evError // err is delivered to OnError
 	evHTTP  // a plain HTTP request for the context's handler
@@ -31,6 +33,7 @@ type event struct {
 	buf  *[]byte // message bytes, pooled, released after the callback
 	err  error
 	req  *http.Request // evHTTP
+	last bool          // evTextPart, evBinaryPart
 }
 
 func (ev *event) bytes() []byte {
@@ -156,6 +159,14 @@ func (s *session) deliver(ev *event) {
 			return
 		}
 		h(ev.bytes())
+	case evTextPart:
+		if h := s.getHandlers().partialText; h != nil {
+			h(string(ev.bytes()), ev.last)
+		}
+	case evBinaryPart:
+		if h := s.getHandlers().partialBinary; h != nil {
+			h(ev.bytes(), ev.last)
+		}
 	case evPong:
 		if h := s.getHandlers().pong; h != nil {
 			h(ev.bytes())

@@ -27,6 +27,7 @@ type inbound struct {
 	// The message being assembled; op == 0 when none.
 	op         ws.OpCode
 	compressed bool
+	partial    bool  // delivered in parts to a partial handler
 	size       int64 // bytes announced so far (compressed bytes if compressed)
 	limit      int64 // the session's limit for this message's type
 	buf        *[]byte
@@ -76,6 +77,9 @@ func (s *session) readFrames() gnet.Action {
 			if in.remaining == 0 {
 				in.inPayload = false
 				if in.fin && !s.finishMessage() {
+					break
+				}
+				if !in.fin && in.partial && !s.postPart(false) {
 					break
 				}
 			}
@@ -169,14 +173,20 @@ func (s *session) startFrame(h ws.Header) bool {
 		in.compressed = h.Rsv1()
 		in.size = 0
 		in.utf8.reset()
+		hs := s.getHandlers()
 		if h.OpCode == ws.OpText {
 			in.limit = s.maxText.Load()
+			in.partial = hs.partialText != nil && !in.compressed
 		} else {
 			in.limit = s.maxBinary.Load()
+			in.partial = hs.partialBinary != nil && !in.compressed
 		}
 	}
 	in.size += h.Length
 	limit := in.limit
+	if in.partial {
+		limit = 1<<63 - 1 // partial handlers take messages of any size
+	}
 	if in.compressed {
 		// Deflate can expand incompressible data by a few bytes per block.
 		limit += limit>>6 + 256
@@ -196,6 +206,57 @@ func (s *session) startFrame(h ws.Header) bool {
 	return true
 }
 
+// partChunk is the most a partial handler's part holds: a large frame is
+// delivered in pieces of this size as it arrives.
+const partChunk = 64 << 10
+
+// postPart delivers what has arrived of a partial message. A text part
+// stops at the last whole code point; the rest waits for the next part.
+// It returns false when decoding must stop.
+func (s *session) postPart(last bool) bool {
+	in := &s.in
+	kind := evBinaryPart
+	buf := in.buf
+	in.buf = nil
+	if in.op == ws.OpText {
+		kind = evTextPart
+		if !last && buf != nil {
+			if cut := completeUTF8(*buf); cut < len(*buf) {
+				rest := getBuf(len(*buf) - cut)
+				*rest = append(*rest, (*buf)[cut:]...)
+				*buf = (*buf)[:cut]
+				in.buf = rest
+			}
+		}
+	}
+	if last {
+		in.op = 0
+		s.ctx.count.msgsIn.Add(1)
+	}
+	if buf != nil {
+		s.ctx.count.bytesIn.Add(uint64(len(*buf)))
+	}
+	if !s.post(event{kind: kind, buf: buf, last: last}) {
+		s.overloaded()
+		return false
+	}
+	return s.checkPause()
+}
+
+// completeUTF8 returns the length of the longest prefix of valid UTF-8 b
+// that does not end inside a code point.
+func completeUTF8(b []byte) int {
+	for i := len(b) - 1; i >= 0 && i >= len(b)-3; i-- {
+		if c := b[i]; c&0xC0 != 0x80 {
+			if seqLen(c) > len(b)-i {
+				return i
+			}
+			break
+		}
+	}
+	return len(b)
+}
+
 // appendPayload adds unmasked payload bytes to the message. It returns false
 // when the session failed.
 func (s *session) appendPayload(p []byte) bool {
@@ -206,6 +267,9 @@ func (s *session) appendPayload(p []byte) bool {
 	}
 	in.buf = growBuf(in.buf, len(p))
 	*in.buf = append(*in.buf, p...)
+	if in.partial && len(*in.buf) >= partChunk && in.remaining > 0 {
+		return s.postPart(false)
+	}
 	return true
 }
 
@@ -213,6 +277,13 @@ func (s *session) appendPayload(p []byte) bool {
 // returns false when decoding must stop (failure, or the mailbox is full).
 func (s *session) finishMessage() bool {
 	in := &s.in
+	if in.partial {
+		if in.op == ws.OpText && !in.utf8.complete() {
+			s.fail(endpoint.CloseNotConsistent, "text message ends inside a UTF-8 sequence")
+			return false
+		}
+		return s.postPart(true)
+	}
 	buf := in.buf
 	in.buf = nil
 	op := in.op
@@ -256,6 +327,12 @@ func (s *session) finishMessage() bool {
 		s.overloaded()
 		return false
 	}
+	return s.checkPause()
+}
+
+// checkPause stops decoding when the mailbox holds more than
+// MaxPendingInboundBytes; it returns false then.
+func (s *session) checkPause() bool {
 	if s.pendingInbound() > s.settings().MaxPendingInboundBytes {
 		// Stop decoding until the endpoint catches up (see maybeResume).
 		// Re-check after publishing the flag: the executor may have drained

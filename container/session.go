@@ -206,10 +206,12 @@ func (s *session) touch() { s.lastSeen.Store(s.cont.now.Load()) }
 
 // handlers are a session's message handlers.
 type handlers struct {
-	text    endpoint.TextHandler
-	rawText endpoint.RawTextHandler
-	binary  endpoint.BinaryHandler
-	pong    endpoint.PongHandler
+	text          endpoint.TextHandler
+	rawText       endpoint.RawTextHandler
+	partialText   endpoint.PartialTextHandler
+	binary        endpoint.BinaryHandler
+	partialBinary endpoint.PartialBinaryHandler
+	pong          endpoint.PongHandler
 }
 
 // getHandlers returns the current handlers (never nil).
@@ -233,17 +235,27 @@ func (s *session) setHandler(f func(h *handlers)) {
 
 // SetTextHandler implements endpoint.Session.
 func (s *session) SetTextHandler(h endpoint.TextHandler) {
-	s.setHandler(func(hs *handlers) { hs.text, hs.rawText = h, nil })
+	s.setHandler(func(hs *handlers) { hs.text, hs.rawText, hs.partialText = h, nil, nil })
 }
 
 // SetRawTextHandler implements endpoint.Session.
 func (s *session) SetRawTextHandler(h endpoint.RawTextHandler) {
-	s.setHandler(func(hs *handlers) { hs.text, hs.rawText = nil, h })
+	s.setHandler(func(hs *handlers) { hs.text, hs.rawText, hs.partialText = nil, h, nil })
 }
 
 // SetBinaryHandler implements endpoint.Session.
 func (s *session) SetBinaryHandler(h endpoint.BinaryHandler) {
-	s.setHandler(func(hs *handlers) { hs.binary = h })
+	s.setHandler(func(hs *handlers) { hs.binary, hs.partialBinary = h, nil })
+}
+
+// SetPartialTextHandler implements endpoint.Session.
+func (s *session) SetPartialTextHandler(h endpoint.PartialTextHandler) {
+	s.setHandler(func(hs *handlers) { hs.text, hs.rawText, hs.partialText = nil, nil, h })
+}
+
+// SetPartialBinaryHandler implements endpoint.Session.
+func (s *session) SetPartialBinaryHandler(h endpoint.PartialBinaryHandler) {
+	s.setHandler(func(hs *handlers) { hs.binary, hs.partialBinary = nil, h })
 }
 
 // SetPongHandler implements endpoint.Session.

@@ -18,6 +18,18 @@ type RawTextHandler func(text []byte)
 // the handler returns: copy it to keep it.
 type BinaryHandler func(data []byte)
 
+// PartialTextHandler receives text messages in parts, as their frames
+// arrive: each part is valid UTF-8 (a code point is never split between
+// parts) and last is true on the message's final part. A session with one
+// accepts text messages of any size: the message limit does not apply
+// (JSR 356). Compressed messages arrive whole, as one last part.
+type PartialTextHandler func(part string, last bool)
+
+// PartialBinaryHandler receives binary messages in parts, as their frames
+// arrive; the slice is valid only until the handler returns. The message
+// limit does not apply.
+type PartialBinaryHandler func(part []byte, last bool)
+
 // PongHandler receives the payload of pong frames. The slice is valid only
 // until the handler returns.
 type PongHandler func(data []byte)
@@ -85,9 +97,15 @@ type Session interface {
 	// SetRawTextHandler sets the handler of text messages as bytes,
 	// replacing the [TextHandler] if one was set.
 	SetRawTextHandler(h RawTextHandler)
+	// SetPartialTextHandler sets a handler of text messages in parts,
+	// replacing the whole-message text handlers.
+	SetPartialTextHandler(h PartialTextHandler)
 	// SetBinaryHandler sets the handler of binary messages. Without one, a
 	// binary message closes the session with [CloseCannotAccept].
 	SetBinaryHandler(h BinaryHandler)
+	// SetPartialBinaryHandler sets a handler of binary messages in parts,
+	// replacing the whole-message binary handler.
+	SetPartialBinaryHandler(h PartialBinaryHandler)
 	// SetPongHandler sets the handler of pong frames; without one they are
 	// ignored.
 	SetPongHandler(h PongHandler)
