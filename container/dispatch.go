@@ -23,9 +23,10 @@ const (
 	evTextPart   // part of a text message for a partial handler; last marks the end
 	evBinaryPart // part of a binary message for a partial handler
 	evPong
-	evError // err is delivered to OnError
-	evHTTP  // a plain HTTP request for the context's handler
-	evClose // the final event: OnClose, then the session is released
+	evError     // err is delivered to OnError
+	evHTTP      // a plain HTTP request for the context's handler
+	evHandshake // a handshake for an endpoint with a Configurator
+	evClose     // the final event: OnClose, then the session is released
 )
 
 type event struct {
@@ -139,7 +140,9 @@ func (s *session) deliver(ev *event) {
 	}()
 	switch ev.kind {
 	case evOpen:
-		s.endpoint = s.ep.cfg.New()
+		if s.endpoint == nil { // an InstanceProvider may have set it
+			s.endpoint = s.ep.cfg.New()
+		}
 		s.opened = true
 		s.endpoint.OnOpen(s, s.ep.cfg)
 	case evText:
@@ -175,6 +178,8 @@ func (s *session) deliver(ev *event) {
 		s.callOnError(ev.err)
 	case evHTTP:
 		s.serveRequest(ev.req)
+	case evHandshake:
+		s.upgradeOnExecutor(ev.bytes())
 	case evClose:
 		s.closeDone = true
 		if !s.opened {

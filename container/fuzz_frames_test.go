@@ -173,7 +173,7 @@ func FuzzFrames(f *testing.F) {
 		if deflate {
 			s.deflate = &deflateState{takeover: true}
 		}
-		s.open()
+		s.open(true)
 
 		// Feed the stream in pieces cut where the bits of cuts say.
 		for len(stream) > 0 {

@@ -1,6 +1,7 @@
 package container
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/base64"
 	"errors"
@@ -60,7 +61,7 @@ var (
 func (s *session) onHandshakeTraffic() gnet.Action {
 	c := s.c
 	limit := s.cont.cfg.MaxHandshakeBytes
-	if s.httpBusy.Load() {
+	if s.busy.Load() {
 		// A plain HTTP request is being served: what follows waits, within
 		// one more request's worth.
 		if c.InboundBuffered() > limit+s.maxRequestBody() {
@@ -83,6 +84,11 @@ func (s *session) onHandshakeTraffic() gnet.Action {
 	if !isUpgradeRequest(buf[:end]) {
 		return s.serveHTTP(buf, end)
 	}
+	if m := s.cont.routeRequestLine(buf[:end]); m != nil && m.cfg.Configurator != nil {
+		act := s.handOff(m, buf[:end])
+		_, _ = c.Discard(end)
+		return act
+	}
 	if act := s.upgrade(buf[:end]); act != gnet.None {
 		return act
 	}
@@ -93,8 +99,17 @@ func (s *session) onHandshakeTraffic() gnet.Action {
 	return gnet.None
 }
 
-// reject writes an HTTP error response and closes the connection.
+// reject writes an HTTP error response and closes the connection. It runs
+// on the event loop.
 func (s *session) reject(e *HTTPError) gnet.Action {
+	_, _ = s.c.Write(rejectBytes(e))
+	s.cont.hsCount.add(e.Status)
+	s.cont.log.Debug("handshake rejected", "remote", s.remoteString(), "status", e.Status, "reason", e.Reason)
+	return gnet.Close
+}
+
+// rejectBytes renders an HTTP error response that closes the connection.
+func rejectBytes(e *HTTPError) []byte {
 	var b strings.Builder
 	body := e.Reason + "\n"
 	fmt.Fprintf(&b, "HTTP/1.1 %d %s\r\n", e.Status, http.StatusText(e.Status))
@@ -104,10 +119,7 @@ func (s *session) reject(e *HTTPError) gnet.Action {
 	b.WriteString(e.Header)
 	b.WriteString("\r\n")
 	b.WriteString(body)
-	_, _ = s.c.Write([]byte(b.String()))
-	s.cont.hsCount.add(e.Status)
-	s.cont.log.Debug("handshake rejected", "remote", s.remoteString(), "status", e.Status, "reason", e.Reason)
-	return gnet.Close
+	return []byte(b.String())
 }
 
 // handshakeResult is what a successful handshake decided.
@@ -127,7 +139,11 @@ type handshakeResult struct {
 // including the blank line) with gobwas' Upgrader, routes it and negotiates
 // the subprotocol and extensions. It touches no connection, so it can be
 // tested and fuzzed on its own.
-func (c *Container) handshake(req []byte) (handshakeResult, *HTTPError) {
+//
+// With s set (on an executor, see upgradeOnExecutor), the endpoint's
+// Configurator takes part: origin, subprotocol, ModifyHandshake and the
+// endpoint instance.
+func (c *Container) handshake(req []byte, s *session) (handshakeResult, *HTTPError) {
 	var res handshakeResult
 	if !isUpgradeRequest(req) {
 		return res, errNotUpgrade
@@ -170,6 +186,13 @@ func (c *Container) handshake(req []byte) (handshakeResult, *HTTPError) {
 			return nil
 		},
 		ProtocolCustom: func(v []byte) (string, bool) {
+			if n, ok := res.ep.cfg.Configurator.(endpoint.SubprotocolNegotiator); ok && s != nil {
+				var requested []string
+				for _, p := range strings.Split(string(v), ",") {
+					requested = append(requested, strings.TrimSpace(p))
+				}
+				return n.NegotiateSubprotocol(res.ep.cfg.Subprotocols, requested), true
+			}
 			return res.ep.chooseSubprotocol(v), true
 		},
 		Negotiate: func(opt httphead.Option) (httphead.Option, error) {
@@ -179,11 +202,31 @@ func (c *Container) handshake(req []byte) (handshakeResult, *HTTPError) {
 			return negotiateDeflate(opt, &res.deflate)
 		},
 		OnBeforeUpgrade: func() (ws.HandshakeHeader, error) {
-			if !res.ep.ctx.originAllowed(origin, host) {
+			if !validKey(req) {
+				rejection = errBadKey
+				return nil, rejection
+			}
+			cf := res.ep.cfg.Configurator
+			allowed := res.ep.ctx.originAllowed(origin, host)
+			if oc, ok := cf.(endpoint.OriginChecker); ok && s != nil {
+				allowed = oc.CheckOrigin(origin)
+			}
+			if !allowed {
 				rejection = errForbiddenOrigin
 				return nil, rejection
 			}
-			return nil, nil
+			if cf == nil || s == nil {
+				return nil, nil
+			}
+			hdr, rej := s.configure(cf, req, &res)
+			if rej != nil {
+				rejection = rej
+				return nil, rejection
+			}
+			if len(hdr) == 0 {
+				return nil, nil
+			}
+			return ws.HandshakeHeaderHTTP(hdr), nil
 		},
 	}
 	var resp bytes.Buffer
@@ -196,9 +239,6 @@ func (c *Container) handshake(req []byte) (handshakeResult, *HTTPError) {
 			rejection = mapUpgradeError(err)
 		}
 		return handshakeResult{}, rejection
-	}
-	if !validKey(req) {
-		return handshakeResult{}, errBadKey
 	}
 	res.subprot = hs.Protocol
 	res.response = resp.Bytes()
@@ -214,26 +254,134 @@ func joinHeader(prev string, v []byte) string {
 }
 
 // upgrade completes the handshake of req on the connection: the 101 or the
-// rejection. It returns gnet.Close when it rejected the request.
+// rejection. It returns gnet.Close when it rejected the request. It runs on
+// the event loop, for endpoints without a Configurator.
 func (s *session) upgrade(req []byte) gnet.Action {
-	res, rej := s.cont.handshake(req)
+	res, rej := s.cont.handshake(req, nil)
 	if rej != nil {
 		return s.reject(rej)
 	}
 	if !res.ep.ctx.acquire() {
 		return s.reject(errTooManySessions)
 	}
-	s.ep, s.ctx, s.pathPar = res.ep, res.ep.ctx, res.params
-	s.uri, s.subprot, s.deflate = res.uri, res.subprot, res.deflate
-	s.client = resolveClient(peerAddr(s.remote), res.forwarded, res.xff, s.ctx.settings.TrustedProxies)
-	if v := sessionCookie(res.cookies); v != "" {
-		s.httpSess = s.ctx.sessions.lookup(v) // looked up, not extended
-	}
+	s.apply(&res)
 	_, _ = s.c.Write(res.response)
 	s.cont.hsCount.add(http.StatusSwitchingProtocols)
 	s.ctx.count.sessions.Add(1)
-	s.open()
+	s.open(true)
 	return gnet.None
+}
+
+// apply records a successful handshake's outcome on the session.
+func (s *session) apply(res *handshakeResult) {
+	s.ep, s.ctx, s.pathPar = res.ep, res.ep.ctx, res.params
+	s.uri, s.subprot, s.deflate = res.uri, res.subprot, res.deflate
+	s.client = resolveClient(peerAddr(s.remote), res.forwarded, res.xff, s.ctx.settings.TrustedProxies)
+	if s.httpSess == nil {
+		if v := sessionCookie(res.cookies); v != "" {
+			s.httpSess = s.ctx.sessions.lookup(v) // looked up, not extended
+		}
+	}
+}
+
+// handOff sends the handshake of an endpoint with a Configurator to the
+// executor: the Configurator may block, the event loop must not. The
+// connection's later bytes wait in gnet's buffer (busy) until the decision.
+func (s *session) handOff(m *mapping, req []byte) gnet.Action {
+	b := getBuf(len(req))
+	*b = append(*b, req...)
+	s.ctx = m.ctx
+	s.busy.Store(true)
+	if !s.post(event{kind: evHandshake, buf: b}) {
+		s.busy.Store(false)
+		return s.reject(&HTTPError{Status: http.StatusServiceUnavailable, Reason: "server overloaded"})
+	}
+	return gnet.None
+}
+
+// upgradeOnExecutor runs a handed-off handshake on an executor worker.
+func (s *session) upgradeOnExecutor(req []byte) {
+	res, rej := s.cont.handshake(req, s)
+	if rej == nil && !res.ep.ctx.acquire() {
+		rej = errTooManySessions
+	}
+	if rej != nil {
+		s.cont.hsCount.add(rej.Status)
+		w := wframe{b: rejectBytes(rej), closeAfter: true}
+		_ = s.transmit(w, false, policyBasic, nil)
+		return
+	}
+	s.apply(&res)
+	if err := s.transmit(wframe{b: res.response}, false, policyBasic, nil); err != nil {
+		res.ep.ctx.open.Add(-1)
+		return
+	}
+	s.cont.hsCount.add(http.StatusSwitchingProtocols)
+	s.ctx.count.sessions.Add(1)
+	if !s.open(false) {
+		res.ep.ctx.open.Add(-1)
+		return
+	}
+	s.busy.Store(false)
+	_ = s.c.Wake(nil) // decode what the client sent meanwhile
+}
+
+// configure runs the endpoint's Configurator for a handshake. It returns
+// the headers to add to the 101, or the rejection.
+func (s *session) configure(cf endpoint.Configurator, req []byte, res *handshakeResult) (hdr http.Header, rej *HTTPError) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.cont.log.Error("Configurator panicked", "path", res.uri, "panic", fmt.Sprint(p))
+			hdr, rej = nil, &HTTPError{Status: http.StatusInternalServerError, Reason: "handshake failed"}
+		}
+	}()
+	httpReq, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(req)))
+	if err != nil {
+		return nil, &HTTPError{Status: http.StatusBadRequest, Reason: "malformed handshake request"}
+	}
+	httpReq.RemoteAddr = s.remoteString()
+	hreq := &endpoint.HandshakeRequest{Request: httpReq, PathParameters: res.params, UserProperties: &s.props}
+	if v := sessionCookie(res.cookies); v != "" {
+		if h := res.ep.ctx.sessions.lookup(v); h != nil {
+			s.httpSess, hreq.HTTPSession = h, h
+		}
+	}
+	resp := &endpoint.HandshakeResponse{Header: http.Header{}}
+	if err := cf.ModifyHandshake(hreq, resp); err != nil {
+		var he *endpoint.HandshakeError
+		if errors.As(err, &he) && he.Status >= 400 && he.Status <= 599 {
+			var h strings.Builder
+			_ = he.Header.Write(&h)
+			return nil, &HTTPError{Status: he.Status, Reason: he.Reason, Header: h.String()}
+		}
+		s.cont.log.Warn("handshake refused by the Configurator", "path", res.uri, "err", err)
+		return nil, &HTTPError{Status: http.StatusInternalServerError, Reason: "handshake failed"}
+	}
+	if ip, ok := cf.(endpoint.InstanceProvider); ok {
+		ep, err := ip.EndpointInstance(hreq)
+		if err != nil || ep == nil {
+			s.cont.log.Warn("no endpoint instance", "path", res.uri, "err", err)
+			return nil, &HTTPError{Status: http.StatusInternalServerError, Reason: "handshake failed"}
+		}
+		s.endpoint = ep
+	}
+	s.principal = hreq.Principal
+	return resp.Header, nil
+}
+
+// routeRequestLine routes the request line of a handshake, or returns nil.
+func (c *Container) routeRequestLine(req []byte) *mapping {
+	line, _, _ := bytes.Cut(req, []byte("\r\n"))
+	parts := bytes.Fields(line)
+	if len(parts) != 3 {
+		return nil
+	}
+	u, err := url.ParseRequestURI(string(parts[1]))
+	if err != nil {
+		return nil
+	}
+	m, _ := c.route(u.EscapedPath())
+	return m
 }
 
 // mapUpgradeError turns gobwas' rejection into ours: 400 for a bad method,
@@ -361,10 +509,12 @@ func (s *session) maxRequestBody() int {
 }
 
 // open completes the upgrade: the session goes live and OnOpen is posted.
-func (s *session) open() {
+// On the event loop (fromLoop) it also looks at what gnet still holds of the
+// 101; from an executor the 101 went through the send path. It returns
+// false when the connection closed meanwhile.
+func (s *session) open(fromLoop bool) bool {
 	if s.hsTimer != nil {
 		s.hsTimer.Stop()
-		s.hsTimer = nil
 	}
 	cfg := s.ep.cfg
 	maxText, maxBinary := cfg.MaxTextMessageBytes, cfg.MaxBinaryMessageBytes
@@ -376,20 +526,25 @@ func (s *session) open() {
 	}
 	s.maxText.Store(int64(maxText))
 	s.maxBinary.Store(int64(maxBinary))
-	if ob := s.c.OutboundBuffered(); ob > 0 {
-		s.out.mu.Lock()
-		s.out.direct = false
-		s.out.backlog = ob
-		s.ensurePollLocked()
-		s.out.mu.Unlock()
+	if fromLoop {
+		if ob := s.c.OutboundBuffered(); ob > 0 {
+			s.out.mu.Lock()
+			s.out.direct = false
+			s.out.backlog = ob
+			s.ensurePollLocked()
+			s.out.mu.Unlock()
+		}
 	}
 	s.idleNanos.Store(int64(s.ctx.settings.IdleTimeout))
 	s.touch()
-	s.state.Store(uint32(stateOpen))
+	if !s.state.CompareAndSwap(uint32(stateHandshake), uint32(stateOpen)) {
+		return false
+	}
 	s.ep.add(s)
 	if !s.post(event{kind: evOpen}) {
 		s.overloaded()
 	}
+	return true
 }
 
 // setRemoteProps records the client's address in the user properties:

@@ -94,7 +94,7 @@ func TestHandshake(t *testing.T) {
 	c := handshakeContainer(t)
 	for _, tc := range handshakeCases {
 		t.Run(tc.label, func(t *testing.T) {
-			res, rej := c.handshake([]byte(tc.req))
+			res, rej := c.handshake([]byte(tc.req), nil)
 			if tc.status != http.StatusSwitchingProtocols {
 				if rej == nil {
 					t.Fatalf("accepted; want %d", tc.status)
@@ -158,7 +158,7 @@ func BenchmarkHandshake(b *testing.B) {
 	req := []byte(goodRequest)
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		if _, rej := c.handshake(req); rej != nil {
+		if _, rej := c.handshake(req, nil); rej != nil {
 			b.Fatal(rej)
 		}
 	}
@@ -173,7 +173,7 @@ func FuzzHandshake(f *testing.F) {
 	}
 	c := handshakeContainer(f)
 	f.Fuzz(func(t *testing.T, req []byte) {
-		res, rej := c.handshake(req)
+		res, rej := c.handshake(req, nil)
 		if rej != nil {
 			if rej.Status < 400 || rej.Status > 599 {
 				t.Fatalf("rejection status %d", rej.Status)

@@ -68,9 +68,9 @@ func (s *session) serveHTTP(buf []byte, end int) gnet.Action {
 		s.hsTimer.Stop()
 	}
 	s.ctx = ctx
-	s.httpBusy.Store(true)
+	s.busy.Store(true)
 	if !s.post(event{kind: evHTTP, req: req}) {
-		s.httpBusy.Store(false)
+		s.busy.Store(false)
 		return s.reject(&HTTPError{Status: http.StatusServiceUnavailable, Reason: "server overloaded"})
 	}
 	return gnet.None
@@ -128,7 +128,7 @@ func (s *session) serveRequest(req *http.Request) {
 		if s.hsTimer != nil {
 			s.hsTimer.Reset(s.cont.cfg.HandshakeTimeout)
 		}
-		s.httpBusy.Store(false)
+		s.busy.Store(false)
 		_ = s.c.Wake(nil) // serve what was pipelined
 	}
 }

@@ -60,9 +60,12 @@ type session struct {
 	subprot  string
 	pathPar  map[string]string
 	deflate  *deflateState // nil unless permessage-deflate was negotiated
-	// httpBusy: a plain HTTP request is being served (set on the loop,
-	// cleared by the executor once the response is written).
-	httpBusy atomic.Bool
+	// busy: a plain HTTP request or a handed-off handshake is being served
+	// on the executor (set on the loop, cleared by the executor); the
+	// connection's later bytes wait.
+	busy atomic.Bool
+	// principal is the user the Configurator authenticated, or nil.
+	principal endpoint.Principal
 
 	// Inbound frame decoding [loop].
 	in inbound
@@ -164,6 +167,9 @@ func (s *session) IsOpen() bool { return s.getState() == stateOpen }
 // IsSecure implements endpoint.Session. The container serves plain TCP; TLS
 // is terminated by a proxy in front of it.
 func (s *session) IsSecure() bool { return false }
+
+// UserPrincipal implements endpoint.Session.
+func (s *session) UserPrincipal() endpoint.Principal { return s.principal }
 
 // HTTPSession implements endpoint.Session.
 func (s *session) HTTPSession() endpoint.HTTPSession {

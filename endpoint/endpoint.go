@@ -60,8 +60,9 @@ type ServerConfig struct {
 	// New returns a new endpoint instance; it is called once per connection,
 	// on an executor goroutine, just before OnOpen.
 	New func() Endpoint
-	// Subprotocols lists the subprotocols the endpoint speaks, most
-	// preferred first. The first one the client also offers is chosen.
+	// Subprotocols lists the subprotocols the endpoint speaks. The first
+	// one the client offers that is in this list is chosen, unless the
+	// Configurator negotiates.
 	Subprotocols []string
 	// MaxTextMessageBytes is the largest text message a session accepts; a
 	// bigger one closes the session with [CloseTooBig]. Zero means the web
@@ -71,4 +72,8 @@ type ServerConfig struct {
 	// a bigger one closes the session with [CloseTooBig]. Zero means the web
 	// context's setting.
 	MaxBinaryMessageBytes int
+	// Configurator customizes the handshake (authentication, origin,
+	// subprotocol, response headers, the endpoint instance). Nil means the
+	// defaults.
+	Configurator Configurator
 }

@@ -69,6 +69,9 @@ type Session interface {
 	// OpenSessions returns the open sessions of the same endpoint in the
 	// same web context, this one included.
 	OpenSessions() []Session
+	// UserPrincipal returns the user the handshake's Configurator
+	// authenticated, or nil.
+	UserPrincipal() Principal
 	// HTTPSession returns the HTTP session whose JSESSIONID cookie the
 	// handshake carried, if it was live in the same web context; nil
 	// otherwise.

@@ -1,0 +1,133 @@
+package container
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
+
+	"github.com/wsc-dev/wsc/endpoint"
+	"github.com/wsc-dev/wsc/samples/echo"
+)
+
+type user string
+
+func (u user) Name() string { return string(u) }
+
+// tokenAuth accepts "Authorization: Bearer good" only, slowly (as a call
+// to an identity provider would be).
+type tokenAuth struct {
+	instance endpoint.Endpoint
+}
+
+func (a *tokenAuth) ModifyHandshake(req *endpoint.HandshakeRequest, resp *endpoint.HandshakeResponse) error {
+	time.Sleep(300 * time.Millisecond)
+	if req.Request.Header.Get("Authorization") != "Bearer good" {
+		return &endpoint.HandshakeError{Status: http.StatusUnauthorized, Reason: "token required",
+			Header: http.Header{"Www-Authenticate": {`Bearer realm="wsc"`}}}
+	}
+	req.Principal = user("kim")
+	req.UserProperties.Set("room", req.PathParameters["room"])
+	resp.Header.Set("X-Auth", "ok")
+	return nil
+}
+func (a *tokenAuth) CheckOrigin(origin string) bool { return origin != "https://evil.example" }
+func (a *tokenAuth) NegotiateSubprotocol(supported, requested []string) string {
+	return "v" + fmt.Sprint(len(requested)) // not in the list: the negotiator decides
+}
+func (a *tokenAuth) EndpointInstance(*endpoint.HandshakeRequest) (endpoint.Endpoint, error) {
+	return a.instance, nil
+}
+
+func TestConfigurator(t *testing.T) {
+	seen := make(chan string, 8)
+	singleton := openFunc(func(s endpoint.Session) {
+		seen <- fmt.Sprintf("%v %s %s", s.UserPrincipal(), s.UserProperties().String("room"), s.NegotiatedSubprotocol())
+		s.SetRawTextHandler(func(b []byte) { _ = s.Basic().SendTextBytes(b) })
+	})
+	_, addr := startServer(t, echoSettings(),
+		&endpoint.ServerConfig{Path: "/secure/{room}", New: func() endpoint.Endpoint { panic("InstanceProvider not used") },
+			Configurator: &tokenAuth{instance: singleton}},
+		echo.Config())
+
+	handshake := func(header string) (*http.Response, net.Conn, *bufio.Reader) {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+		_, _ = io.WriteString(conn, "GET /t/secure/lobby HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+			"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"+
+			"Sec-WebSocket-Protocol: a, b\r\n"+header+"\r\n")
+		br := bufio.NewReader(conn)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, conn, br
+	}
+
+	// While a slow Configurator runs, the event loops keep serving.
+	done := make(chan error, 1)
+	go func() {
+		c := dial(t, addr, "/t/echo")
+		start := time.Now()
+		_ = wsutil.WriteClientText(c, []byte("x"))
+		_, err := wsutil.ReadServerText(c)
+		if err == nil && time.Since(start) > 250*time.Millisecond {
+			err = errors.New("echo waited for another connection's Configurator")
+		}
+		done <- err
+	}()
+
+	resp, _, _ := handshake("")
+	if resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") != `Bearer realm="wsc"` {
+		t.Fatalf("no token: %s %v", resp.Status, resp.Header)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	resp, _, _ = handshake("Authorization: Bearer good\r\nOrigin: https://evil.example\r\n")
+	if resp.StatusCode != 403 {
+		t.Fatalf("origin refused by the checker: %s", resp.Status)
+	}
+
+	// A frame pipelined right behind the handshake waits for the decision.
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	req := "GET /t/secure/lobby HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
+		"Sec-WebSocket-Protocol: a, b\r\nAuthorization: Bearer good\r\n\r\n"
+	_, _ = conn.Write(append([]byte(req), maskedFrame(ws.OpText, []byte("early"))...))
+	br := bufio.NewReader(conn)
+	resp, err = http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 101 || resp.Header.Get("X-Auth") != "ok" || resp.Header.Get("Sec-WebSocket-Protocol") != "v2" {
+		t.Fatalf("authorized handshake: %v %v %v", resp.Status, resp.Header, err)
+	}
+	if got := <-seen; got != "kim lobby v2" {
+		t.Fatalf("endpoint saw %q", got)
+	}
+	rw := struct {
+		io.Reader
+		io.Writer
+	}{br, conn}
+	if got, err := wsutil.ReadServerText(rw); err != nil || string(got) != "early" {
+		t.Fatalf("early frame: %q %v", got, err)
+	}
+	if !strings.Contains(resp.Header.Get("Sec-WebSocket-Accept"), "=") {
+		t.Fatal("no accept key")
+	}
+}
