@@ -124,6 +124,12 @@ type Settings struct {
 	// same-origin: no Origin header, or one whose host is the Host header.
 	// A rejected origin gets 403.
 	AllowedOrigins []string
+	// DistributedUserProperties binds a WebSocket session's user
+	// properties to the HTTP session its handshake's cookie names: every
+	// session under the same HTTP session shares them, and they outlive
+	// reconnects (the <distributed-userProperties> element; replication to
+	// other nodes builds on it). Default: off.
+	DistributedUserProperties bool
 	// BatchingBufferBytes is how many bytes of batched messages a session
 	// gathers before writing them (when the endpoint allows batching).
 	// Default: 65536.

@@ -340,12 +340,14 @@ func (s *session) configure(cf endpoint.Configurator, req []byte, res *handshake
 		return nil, &HTTPError{Status: http.StatusBadRequest, Reason: "malformed handshake request"}
 	}
 	httpReq.RemoteAddr = s.remoteString()
-	hreq := &endpoint.HandshakeRequest{Request: httpReq, PathParameters: res.params, UserProperties: &s.props}
+	hreq := &endpoint.HandshakeRequest{Request: httpReq, PathParameters: res.params}
 	if v := sessionCookie(res.cookies); v != "" {
 		if h := res.ep.ctx.sessions.lookup(v); h != nil {
 			s.httpSess, hreq.HTTPSession = h, h
 		}
 	}
+	s.ctx = res.ep.ctx
+	hreq.UserProperties = s.userProps()
 	resp := &endpoint.HandshakeResponse{Header: http.Header{}}
 	if err := cf.ModifyHandshake(hreq, resp); err != nil {
 		var he *endpoint.HandshakeError
@@ -555,10 +557,11 @@ func (s *session) setRemoteProps() {
 		return
 	}
 	addr := s.client.ip.String()
-	s.props.Set(endpoint.PropRemoteAddr, addr)
-	s.props.Set(endpoint.PropRemoteHost, addr)
+	p := s.userProps()
+	p.Set(endpoint.PropRemoteAddr, addr)
+	p.Set(endpoint.PropRemoteHost, addr)
 	if s.client.port > 0 {
-		s.props.Set(endpoint.PropRemotePort, s.client.port)
+		p.Set(endpoint.PropRemotePort, s.client.port)
 	}
 }
 

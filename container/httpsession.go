@@ -34,6 +34,7 @@ type httpSession struct {
 	isNew    atomic.Bool
 	invalid  atomic.Bool
 	attrs    endpoint.Properties
+	wsProps  endpoint.Properties // the WebSocket user properties bound to it (DistributedUserProperties)
 	sessions *sessionStore
 }
 

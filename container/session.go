@@ -144,9 +144,19 @@ func (s *session) PathParameters() map[string]string {
 }
 
 // UserProperties implements endpoint.Session. The client's address goes in
-// on first use, so an idle session that never asks holds no map.
+// on first use, so an idle session that never asks holds no map. With
+// DistributedUserProperties and an HTTP session, they are the HTTP
+// session's.
 func (s *session) UserProperties() *endpoint.Properties {
 	s.propsOnce.Do(s.setRemoteProps)
+	return s.userProps()
+}
+
+// userProps returns the session's property store, without the address.
+func (s *session) userProps() *endpoint.Properties {
+	if s.httpSess != nil && s.ctx != nil && s.ctx.settings.DistributedUserProperties {
+		return &s.httpSess.wsProps
+	}
 	return &s.props
 }
 

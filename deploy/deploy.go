@@ -53,11 +53,12 @@ func Settings(w descriptor.WebSocket) container.Settings {
 			KeepAlive: w.Executor.KeepAlive,
 			QueueSize: w.Executor.QueueSize,
 		},
-		BatchingBufferBytes: w.BatchingBufferBytes,
-		AllowedOrigins:      w.AllowedOrigins,
-		TrustedProxies:      w.TrustedProxies,
-		PerMessageDeflate:   w.PerMessageDeflate,
-		MaxSessions:         w.MaxSessions,
+		BatchingBufferBytes:       w.BatchingBufferBytes,
+		AllowedOrigins:            w.AllowedOrigins,
+		TrustedProxies:            w.TrustedProxies,
+		PerMessageDeflate:         w.PerMessageDeflate,
+		DistributedUserProperties: w.Distributed.Enabled,
+		MaxSessions:               w.MaxSessions,
 	}
 	// Zero means "default" to the container; the descriptor's zeros are
 	// meant literally.

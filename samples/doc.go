@@ -1,13 +1,22 @@
 // Package samples is the bundled "samples" web application: the endpoints
-// that `wsc` serves at /samples and that the tests and benchmarks use. It
-// imports only the endpoint API, as any deployable module must, and
+// and pages that `wsc` serves at /samples and that the tests and benchmarks
+// use. It imports only the endpoint API, as any deployable module must, and
 // registers itself as the module "samples".
+//
+//	/samples/echo      echoes every message whole (16 MiB, deflate, any origin)
+//	/samples/counter   the failover demo: "incr" counts in the session's user properties
+//	/samples/          the counter's page; it creates the HTTP session
 package samples
 
 import (
 	"embed"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
 
 	"github.com/wsc-dev/wsc/endpoint"
+	"github.com/wsc-dev/wsc/samples/counter"
 	"github.com/wsc-dev/wsc/samples/echo"
 )
 
@@ -22,7 +31,7 @@ var webapp embed.FS
 
 // Endpoints returns the sample endpoints, at paths relative to the context.
 func Endpoints() []*endpoint.ServerConfig {
-	return []*endpoint.ServerConfig{echo.Config()}
+	return []*endpoint.ServerConfig{echo.Config(), counter.Config()}
 }
 
 // Module is the samples module.
@@ -30,7 +39,26 @@ type Module struct{}
 
 // Deploy implements endpoint.Module.
 func (Module) Deploy(endpoint.InitParams) (*endpoint.Application, error) {
-	return &endpoint.Application{Endpoints: Endpoints()}, nil
+	return &endpoint.Application{Endpoints: Endpoints(), Handler: Handler()}, nil
+}
+
+// Handler serves the samples' pages from the embedded webapp folder (never
+// its WEB-INF). The index page creates the HTTP session the counter's user
+// properties belong to.
+func Handler() http.Handler {
+	root, _ := fs.Sub(webapp, "webapp")
+	files := http.FileServerFS(root)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := path.Clean("/" + r.URL.Path)
+		if strings.HasPrefix(strings.ToUpper(p), "/WEB-INF") {
+			http.NotFound(w, r)
+			return
+		}
+		if p == "/" || p == "/index.html" {
+			endpoint.GetHTTPSession(r, true)
+		}
+		files.ServeHTTP(w, r)
+	})
 }
 
 // DefaultDescriptor implements endpoint.DescriptorProvider: the embedded

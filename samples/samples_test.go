@@ -1,0 +1,102 @@
+package samples_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
+
+	"github.com/wsc-dev/wsc/container"
+	"github.com/wsc-dev/wsc/deploy"
+	"github.com/wsc-dev/wsc/samples"
+)
+
+// TestCounter: GET /samples/ creates the HTTP session; the count lives in
+// the user properties bound to it, so it survives a reconnect; another
+// HTTP session counts on its own.
+func TestCounter(t *testing.T) {
+	wc, err := deploy.Bundled(samples.ModuleName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := container.New(container.Config{Addr: "127.0.0.1:0"})
+	if err := c.Deploy(wc); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = c.Shutdown(ctx)
+	})
+	base := "http://" + c.Addr().String() + "/samples/"
+
+	login := func() string {
+		jar, _ := cookiejar.New(nil)
+		client := &http.Client{Jar: jar, Timeout: 5 * time.Second}
+		resp, err := client.Get(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(page), "Failover counter") {
+			t.Fatalf("GET /samples/: %s", resp.Status)
+		}
+		cookie := resp.Header.Get("Set-Cookie")
+		if !strings.HasPrefix(cookie, "JSESSIONID=") {
+			t.Fatalf("no session cookie: %q", cookie)
+		}
+		return strings.SplitN(cookie, ";", 2)[0]
+	}
+	send := func(cookie string, cmds ...string) []string {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		d := ws.Dialer{Header: ws.HandshakeHeaderString("Cookie: " + cookie + "\r\n")}
+		conn, _, _, err := d.Dial(ctx, "ws://"+c.Addr().String()+"/samples/counter")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		var out []string
+		for _, cmd := range cmds {
+			_ = wsutil.WriteClientText(conn, []byte(cmd))
+			got, err := wsutil.ReadServerText(conn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, string(got))
+		}
+		return out
+	}
+	alice, bob := login(), login()
+	if got := send(alice, "incr", "incr", "incr"); strings.Join(got, ",") != "1,2,3" {
+		t.Fatalf("alice: %v", got)
+	}
+	if got := send(alice, "get", "incr"); strings.Join(got, ",") != "3,4" {
+		t.Fatalf("alice after reconnecting: %v", got)
+	}
+	if got := send(bob, "incr"); got[0] != "1" {
+		t.Fatalf("bob: %v", got)
+	}
+	if got := send("", "incr", "incr"); strings.Join(got, ",") != "1,2" {
+		t.Fatalf("without a session: %v", got)
+	}
+	// The descriptor is never served.
+	resp, err := http.Get(base + "WEB-INF/jeus-web-dd.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Fatalf("WEB-INF served: %s", resp.Status)
+	}
+}
