@@ -117,6 +117,10 @@ type Settings struct {
 	// so a session closes within IdleTimeout + MonitoringPeriod. Values
 	// under 1s count as 1s. Default: 5m.
 	MonitoringPeriod time.Duration
+	// TimeoutThreads is how many goroutines share each idle sweep of the
+	// context's sessions (<websocket-timeout-min-threads>). Send timeouts
+	// run on Go timers and need none. Default: 1.
+	TimeoutThreads int
 	// Executor sizes the worker pool that runs the context's callbacks.
 	Executor ExecutorSettings
 	// AllowedOrigins lists the Origin header values accepted at the
@@ -180,6 +184,7 @@ func DefaultSettings() Settings {
 		SessionTimeout:          30 * time.Minute,
 		IdleTimeout:             30 * time.Minute,
 		MonitoringPeriod:        5 * time.Minute,
+		TimeoutThreads:          1,
 		Executor: ExecutorSettings{
 			Min:       10,
 			Max:       30,
@@ -220,6 +225,7 @@ func (s Settings) withDefaults() Settings {
 	case s.IdleTimeout > 0:
 		s.IdleTimeout = max(s.IdleTimeout, time.Second)
 	}
+	def(&s.TimeoutThreads, d.TimeoutThreads)
 	def(&s.Executor.Max, d.Executor.Max)
 	switch {
 	case s.Executor.Min == 0:

@@ -20,6 +20,7 @@ func TestDefaults(t *testing.T) {
 		SessionTimeout:          30 * time.Minute,
 		IdleTimeout:             30 * time.Minute,
 		MonitoringPeriod:        5 * time.Minute,
+		TimeoutThreads:          1,
 		Executor:                ExecutorSettings{Min: 10, Max: 30, KeepAlive: 60 * time.Second, QueueSize: 4096},
 	}
 	if got := DefaultSettings(); !reflect.DeepEqual(got, want) {

@@ -1,6 +1,7 @@
 package container
 
 import (
+	"sync"
 	"time"
 
 	"github.com/wsc-dev/wsc/endpoint"
@@ -25,18 +26,32 @@ func (c *webContext) monitorIdle() {
 }
 
 // closeIdle closes every open session idle for longer than its timeout.
-func (c *webContext) closeIdle(now time.Time) {
+// The sessions are shared among TimeoutThreads goroutines; it returns how
+// many ran.
+func (c *webContext) closeIdle(now time.Time) int {
+	var all []*session
 	for _, m := range c.endpoints {
-		for _, s := range m.all() {
-			timeout := s.idleNanos.Load()
-			if timeout <= 0 || s.getState() != stateOpen {
-				continue
-			}
-			if idle := now.UnixNano() - s.lastSeen.Load(); idle > timeout {
-				s.idleClose()
-			}
-		}
+		all = append(all, m.all()...)
 	}
+	threads := min(c.settings.TimeoutThreads, max(len(all), 1))
+	var wg sync.WaitGroup
+	for i := 0; i < threads; i++ {
+		wg.Add(1)
+		go func(part []*session) {
+			defer wg.Done()
+			for _, s := range part {
+				timeout := s.idleNanos.Load()
+				if timeout <= 0 || s.getState() != stateOpen {
+					continue
+				}
+				if idle := now.UnixNano() - s.lastSeen.Load(); idle > timeout {
+					s.idleClose()
+				}
+			}
+		}(all[i*len(all)/threads : (i+1)*len(all)/threads])
+	}
+	wg.Wait()
+	return threads
 }
 
 // idleClose closes an idle session: 1001 to the peer, 1006 to OnClose (as

@@ -920,3 +920,29 @@ func TestMaxSessions(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestTimeoutThreads: the idle sweep is shared among TimeoutThreads
+// goroutines, and closes idle sessions whichever share they are in.
+func TestTimeoutThreads(t *testing.T) {
+	st := echoSettings()
+	st.TimeoutThreads = 3
+	st.IdleTimeout = time.Second
+	st.MonitoringPeriod = time.Hour // the test sweeps by hand
+	c, addr := startServer(t, st, echo.Config())
+	conns := make([]net.Conn, 7)
+	for i := range conns {
+		conns[i] = dial(t, addr, "/t/echo")
+	}
+	ctx := c.contexts[0]
+	if n := ctx.closeIdle(time.Now()); n != 3 {
+		t.Fatalf("sweep ran on %d goroutines, want 3", n)
+	}
+	if n := ctx.closeIdle(time.Now().Add(2 * time.Second)); n != 3 {
+		t.Fatalf("sweep ran on %d goroutines, want 3", n)
+	}
+	for i, conn := range conns {
+		if code := readClose(t, conn); code != ws.StatusGoingAway {
+			t.Fatalf("session %d: close %d, want 1001", i, code)
+		}
+	}
+}

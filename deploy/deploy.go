@@ -45,6 +45,7 @@ func Settings(w descriptor.WebSocket) container.Settings {
 		MaxBinaryMessageBytes: w.MaxBinaryMessageBytes,
 		IdleTimeout:           w.IdleTimeout, // descriptor.Disabled is negative: disabled here too
 		MonitoringPeriod:      w.MonitoringPeriod,
+		TimeoutThreads:        w.TimeoutMinThreads,
 		BlockingSendTimeout:   w.BlockingSendTimeout,
 		AsyncSendTimeout:      w.AsyncSendTimeout,
 		Executor: container.ExecutorSettings{

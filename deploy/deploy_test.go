@@ -199,3 +199,46 @@ func TestBundledSamples(t *testing.T) {
 		t.Fatal("an unregistered module deployed")
 	}
 }
+
+// TestWebappsGovernSamples: a samples folder with its own descriptor
+// governs the bundled samples' limits instead of their embedded one.
+func TestWebappsGovernSamples(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "samples", "WEB-INF", "jeus-web-dd.xml"), `<jeus-web-dd><websocket>
+		<max-incoming-binary-message-buffer-size>1024</max-incoming-binary-message-buffer-size>
+	</websocket></jeus-web-dd>`)
+	contexts, errs := deploy.Webapps(dir)
+	if len(errs) > 0 || len(contexts) != 1 {
+		t.Fatalf("%v %v", contexts, errs)
+	}
+	c := container.New(container.Config{Addr: "127.0.0.1:0"})
+	if err := c.Deploy(contexts[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Shutdown(context.Background()) })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, _, _, err := ws.Dial(ctx, "ws://"+c.Addr().String()+"/samples/echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	_ = wsutil.WriteClientBinary(conn, make([]byte, 1024))
+	if got, err := wsutil.ReadServerBinary(conn); err != nil || len(got) != 1024 {
+		t.Fatalf("at the limit: %d %v", len(got), err)
+	}
+	_ = wsutil.WriteClientBinary(conn, make([]byte, 1025))
+	h, err := ws.ReadHeader(conn)
+	if err != nil || h.OpCode != ws.OpClose {
+		t.Fatalf("over the limit: %+v %v", h, err)
+	}
+	p := make([]byte, h.Length)
+	_, _ = io.ReadFull(conn, p)
+	if code, _ := ws.ParseCloseFrameData(p); code != ws.StatusMessageTooBig {
+		t.Fatalf("close %d, want 1009", code)
+	}
+}
