@@ -21,10 +21,12 @@ test: vet
 
 # -fuzzminimizetime bounds how long a new input is minimized (default 60 s,
 # which stalls a short run).
-FUZZ = go test -run '^$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s ./container/ -fuzz
+FUZZ = go test -run '^$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1s
 
 fuzz:
-	$(FUZZ) '^FuzzFrames$$'
-	$(FUZZ) '^FuzzDecodeHeader$$'
-	$(FUZZ) '^FuzzUTF8Validator$$'
-	$(FUZZ) '^FuzzHandshake$$'
+	$(FUZZ) ./container/ -fuzz '^FuzzFrames$$'
+	$(FUZZ) ./container/ -fuzz '^FuzzDecodeHeader$$'
+	$(FUZZ) ./container/ -fuzz '^FuzzUTF8Validator$$'
+	$(FUZZ) ./container/ -fuzz '^FuzzHandshake$$'
+	$(FUZZ) ./descriptor/ -fuzz '^FuzzParse$$'
+	$(FUZZ) ./endpoint/ -fuzz '^FuzzPathTemplate$$'
