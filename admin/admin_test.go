@@ -19,7 +19,7 @@ import (
 
 func TestMetricsAndHealth(t *testing.T) {
 	c := container.New(container.Config{Addr: "127.0.0.1:0"})
-	if err := c.Deploy(container.WebContext{Path: samples.ContextPath, Endpoints: samples.Endpoints()}); err != nil {
+	if err := c.Deploy(container.WebContext{Path: samples.ContextPath, Endpoints: samples.Endpoints([]byte("test-secret"))}); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Start(); err != nil {

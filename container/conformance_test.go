@@ -59,7 +59,7 @@ func startEchoConfig(tb testing.TB, cfg container.Config, mutate func(*container
 	err := c.Deploy(container.WebContext{
 		Path:      samples.ContextPath,
 		Settings:  settings,
-		Endpoints: append(samples.Endpoints(), smallEchoConfig()),
+		Endpoints: append(samples.Endpoints([]byte("test-secret")), smallEchoConfig()),
 	})
 	if err != nil {
 		tb.Fatalf("deploy: %v", err)

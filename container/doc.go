@@ -14,7 +14,7 @@
 //	err := c.Deploy(container.WebContext{
 //		Path:      "/samples",
 //		Settings:  container.DefaultSettings(),
-//		Endpoints: samples.Endpoints(),
+//		Endpoints: samples.Endpoints(secret),
 //	})
 //	err = c.Start()        // returns once listening
 //	...

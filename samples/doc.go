@@ -5,11 +5,13 @@
 //
 //	/samples/echo      echoes every message whole (16 MiB, deflate, any origin)
 //	/samples/counter   the failover demo: "incr" counts in the session's user properties
+//	/samples/secure    needs ?token=<JWT>: checked in the handshake, 401 otherwise
 //	/samples/          the counter's page; it creates the HTTP session
 package samples
 
 import (
 	"embed"
+	"errors"
 	"io/fs"
 	"net/http"
 	"path"
@@ -18,6 +20,7 @@ import (
 	"github.com/wsc-dev/wsc/endpoint"
 	"github.com/wsc-dev/wsc/samples/counter"
 	"github.com/wsc-dev/wsc/samples/echo"
+	"github.com/wsc-dev/wsc/samples/secure"
 )
 
 // ContextPath is where the samples are deployed by default.
@@ -29,17 +32,25 @@ const ModuleName = "samples"
 //go:embed webapp
 var webapp embed.FS
 
-// Endpoints returns the sample endpoints, at paths relative to the context.
-func Endpoints() []*endpoint.ServerConfig {
-	return []*endpoint.ServerConfig{echo.Config(), counter.Config()}
+// SecretParam is the init-param holding the secure sample's signing key.
+const SecretParam = "secure-secret"
+
+// Endpoints returns the sample endpoints, at paths relative to the context;
+// secret signs the secure sample's tokens.
+func Endpoints(secret []byte) []*endpoint.ServerConfig {
+	return []*endpoint.ServerConfig{echo.Config(), counter.Config(), secure.Config(secret)}
 }
 
 // Module is the samples module.
 type Module struct{}
 
 // Deploy implements endpoint.Module.
-func (Module) Deploy(endpoint.InitParams) (*endpoint.Application, error) {
-	return &endpoint.Application{Endpoints: Endpoints(), Handler: Handler()}, nil
+func (Module) Deploy(params endpoint.InitParams) (*endpoint.Application, error) {
+	secret := params.Get(SecretParam, "")
+	if secret == "" {
+		return nil, errors.New("samples: init-param " + SecretParam + " is not set")
+	}
+	return &endpoint.Application{Endpoints: Endpoints([]byte(secret)), Handler: Handler()}, nil
 }
 
 // Handler serves the samples' pages from the embedded webapp folder (never

@@ -2,9 +2,11 @@ package samples_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"github.com/wsc-dev/wsc/container"
 	"github.com/wsc-dev/wsc/deploy"
 	"github.com/wsc-dev/wsc/samples"
+	"github.com/wsc-dev/wsc/samples/secure"
 )
 
 // TestCounter: GET /samples/ creates the HTTP session; the count lives in
@@ -98,5 +101,65 @@ func TestCounter(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 404 {
 		t.Fatalf("WEB-INF served: %s", resp.Status)
+	}
+}
+
+// TestSecure: the token is checked in the handshake; missing or bad → 401
+// before any session exists; the member id reaches the session.
+func TestSecure(t *testing.T) {
+	wc, err := deploy.Bundled(samples.ModuleName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := container.New(container.Config{Addr: "127.0.0.1:0"})
+	if err := c.Deploy(wc); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Shutdown(context.Background()) })
+	url := "ws://" + c.Addr().String() + "/samples/secure"
+	secret := []byte("wsc-sample-secret-change-me") // the samples descriptor's init-param
+	good, _ := secure.Sign(secret, 42, time.Minute)
+	forged, _ := secure.Sign([]byte("another key"), 42, time.Minute)
+	expired, _ := secure.Sign(secret, 42, -time.Minute)
+	for _, tc := range []struct{ query, want string }{
+		{"", "401"}, {"?token=garbage", "401"}, {"?token=" + forged, "401"}, {"?token=" + expired, "401"},
+		{"?token=" + good, "hello member 42"},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		conn, br, _, err := ws.Dial(ctx, url+tc.query)
+		cancel()
+		got := ""
+		var se ws.StatusError
+		switch {
+		case errors.As(err, &se):
+			got = strconv.Itoa(int(se))
+		case err != nil:
+			t.Fatal(err)
+		default:
+			// The greeting may have come with the 101, into the dialer's reader.
+			var r io.Reader = conn
+			if br != nil {
+				r = io.MultiReader(br, conn)
+			}
+			_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			b, err := wsutil.ReadServerText(struct {
+				io.Reader
+				io.Writer
+			}{r, conn})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = string(b)
+			conn.Close()
+		}
+		if got != tc.want {
+			t.Errorf("token %q: %s, want %s", tc.query[min(len(tc.query), 7):], got, tc.want)
+		}
+	}
+	if open := c.Stats().Contexts[0].Sessions; open != 1 {
+		t.Fatalf("%d sessions were opened, want only the authorized one", open)
 	}
 }
