@@ -6,6 +6,7 @@
 //	/samples/echo      echoes every message whole (16 MiB, deflate, any origin)
 //	/samples/counter   the failover demo: "incr" counts in the session's user properties
 //	/samples/secure    needs ?token=<JWT>: checked in the handshake, 401 otherwise
+//	/samples/chat/{room}, /samples/chat.html, POST /samples/chat/{room}/messages: the chat
 //	/samples/          the counter's page; it creates the HTTP session
 package samples
 
@@ -18,6 +19,7 @@ import (
 	"strings"
 
 	"github.com/wsc-dev/wsc/endpoint"
+	"github.com/wsc-dev/wsc/samples/chat"
 	"github.com/wsc-dev/wsc/samples/counter"
 	"github.com/wsc-dev/wsc/samples/echo"
 	"github.com/wsc-dev/wsc/samples/secure"
@@ -38,7 +40,28 @@ const SecretParam = "secure-secret"
 // Endpoints returns the sample endpoints, at paths relative to the context;
 // secret signs the secure sample's tokens.
 func Endpoints(secret []byte) []*endpoint.ServerConfig {
-	return []*endpoint.ServerConfig{echo.Config(), counter.Config(), secure.Config(secret)}
+	app, err := App(secret)
+	if err != nil {
+		panic(err) // the samples' own endpoints are valid; a test holds it
+	}
+	return app.Endpoints
+}
+
+// App returns the samples application: its endpoints and its pages, the
+// chat's endpoint and HTTP publisher sharing one room registry.
+func App(secret []byte) (*endpoint.Application, error) {
+	rooms := chat.NewRooms()
+	chatConfig, err := chat.Config(rooms)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("POST /chat/{room}/messages", chat.PublishHandler(rooms))
+	mux.Handle("/", Handler())
+	return &endpoint.Application{
+		Endpoints: []*endpoint.ServerConfig{echo.Config(), counter.Config(), secure.Config(secret), chatConfig},
+		Handler:   mux,
+	}, nil
 }
 
 // Module is the samples module.
@@ -50,7 +73,7 @@ func (Module) Deploy(params endpoint.InitParams) (*endpoint.Application, error) 
 	if secret == "" {
 		return nil, errors.New("samples: init-param " + SecretParam + " is not set")
 	}
-	return &endpoint.Application{Endpoints: Endpoints([]byte(secret)), Handler: Handler()}, nil
+	return App([]byte(secret))
 }
 
 // Handler serves the samples' pages from the embedded webapp folder (never

@@ -2,6 +2,7 @@ package samples_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -161,5 +162,94 @@ func TestSecure(t *testing.T) {
 	}
 	if open := c.Stats().Contexts[0].Sessions; open != 1 {
 		t.Fatalf("%d sessions were opened, want only the authorized one", open)
+	}
+}
+
+// TestChat: ENTER and QUIT come from the server, every message carries the
+// room's user count, rooms are separate, and POST …/messages publishes.
+func TestChat(t *testing.T) {
+	wc, err := deploy.Bundled(samples.ModuleName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := container.New(container.Config{Addr: "127.0.0.1:0"})
+	if err := c.Deploy(wc); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Shutdown(context.Background()) })
+	type msg struct {
+		Type, RoomID, Sender, Message string
+		UserCount                     int
+	}
+	join := func(room, name string) (io.ReadWriter, func() msg, func()) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		conn, br, _, err := ws.Dial(ctx, "ws://"+c.Addr().String()+"/samples/chat/"+room+"?sender="+name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r io.Reader = conn
+		if br != nil {
+			r = io.MultiReader(br, conn)
+		}
+		rw := struct {
+			io.Reader
+			io.Writer
+		}{r, conn}
+		next := func() msg {
+			_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			b, err := wsutil.ReadServerText(rw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var m msg
+			if err := json.Unmarshal(b, &m); err != nil {
+				t.Fatalf("%s: %v", b, err)
+			}
+			return m
+		}
+		return rw, next, func() { _ = conn.Close() }
+	}
+	_, aNext, _ := join("lobby", "kim")
+	if m := aNext(); m.Type != "ENTER" || m.Sender != "kim" || m.UserCount != 1 || m.RoomID != "lobby" {
+		t.Fatalf("kim's own ENTER: %+v", m)
+	}
+	bConn, bNext, bClose := join("lobby", "lee")
+	if m := aNext(); m.Type != "ENTER" || m.Sender != "lee" || m.UserCount != 2 {
+		t.Fatalf("kim sees lee enter: %+v", m)
+	}
+	bNext() // lee's own ENTER
+	_, cNext, _ := join("other", "park")
+	if m := cNext(); m.UserCount != 1 {
+		t.Fatalf("another room: %+v", m)
+	}
+	_ = wsutil.WriteClientText(bConn, []byte(`{"type":"TALK","sender":"spoofed","message":"안녕"}`))
+	for _, next := range []func() msg{aNext, bNext} {
+		if m := next(); m.Type != "TALK" || m.Sender != "lee" || m.Message != "안녕" || m.UserCount != 2 {
+			t.Fatalf("TALK: %+v", m)
+		}
+	}
+	_ = wsutil.WriteClientText(bConn, []byte(`not json`)) // dropped; the session stays open
+	resp, err := http.Post("http://"+c.Addr().String()+"/samples/chat/lobby/messages", "application/json",
+		strings.NewReader(`{"sender":"admin","message":"notice"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"delivered":2`) {
+		t.Fatalf("POST messages: %s %s", resp.Status, body)
+	}
+	for _, next := range []func() msg{aNext, bNext} {
+		if m := next(); m.Type != "TALK" || m.Sender != "admin" || m.Message != "notice" {
+			t.Fatalf("published TALK: %+v", m)
+		}
+	}
+	bClose()
+	if m := aNext(); m.Type != "QUIT" || m.Sender != "lee" || m.UserCount != 1 {
+		t.Fatalf("kim sees lee quit: %+v", m)
 	}
 }
