@@ -131,3 +131,44 @@ func TestConfigurator(t *testing.T) {
 		t.Fatal("no accept key")
 	}
 }
+
+// noDeflate refuses every extension.
+type noDeflate struct{}
+
+func (noDeflate) ModifyHandshake(*endpoint.HandshakeRequest, *endpoint.HandshakeResponse) error {
+	return nil
+}
+func (noDeflate) NegotiateExtensions(installed, requested []string) []string {
+	if len(installed) != 1 || installed[0] != "permessage-deflate" || len(requested) == 0 || requested[0] != "permessage-deflate" {
+		panic(fmt.Sprint("unexpected lists ", installed, requested))
+	}
+	return nil
+}
+
+// TestExtensionNegotiator: a Configurator can turn permessage-deflate off
+// for its endpoint although the context installs it.
+func TestExtensionNegotiator(t *testing.T) {
+	st := echoSettings()
+	st.PerMessageDeflate = true
+	_, addr := startServer(t, st,
+		&endpoint.ServerConfig{Path: "/plain", New: echo.Config().New, Configurator: noDeflate{}},
+		echo.Config())
+	for path, want := range map[string]bool{"/t/plain": false, "/t/echo": true} {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+		_, _ = io.WriteString(conn, "GET "+path+" HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+			"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"+
+			"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		conn.Close()
+		if err != nil || resp.StatusCode != 101 {
+			t.Fatalf("%s: %v %v", path, resp, err)
+		}
+		if got := strings.Contains(resp.Header.Get("Sec-WebSocket-Extensions"), "permessage-deflate"); got != want {
+			t.Errorf("%s: deflate negotiated %v, want %v", path, got, want)
+		}
+	}
+}

@@ -199,6 +199,9 @@ func (c *Container) handshake(req []byte, s *session) (handshakeResult, *HTTPErr
 			if res.ep == nil || !res.ep.ctx.settings.PerMessageDeflate {
 				return httphead.Option{}, nil
 			}
+			if n, ok := res.ep.cfg.Configurator.(endpoint.ExtensionNegotiator); ok && s != nil && !deflateChosen(n, req) {
+				return httphead.Option{}, nil
+			}
 			return negotiateDeflate(opt, &res.deflate)
 		},
 		OnBeforeUpgrade: func() (ws.HandshakeHeader, error) {
@@ -369,6 +372,27 @@ func (s *session) configure(cf endpoint.Configurator, req []byte, res *handshake
 	}
 	s.principal = hreq.Principal
 	return resp.Header, nil
+}
+
+// deflateChosen asks an ExtensionNegotiator whether permessage-deflate,
+// the one extension the container installs, is to be used.
+func deflateChosen(n endpoint.ExtensionNegotiator, req []byte) bool {
+	var requested []string
+	headerLines(req, func(name, value []byte) bool {
+		if bytes.EqualFold(name, []byte("Sec-WebSocket-Extensions")) {
+			for _, ext := range strings.Split(string(value), ",") {
+				name, _, _ := strings.Cut(ext, ";")
+				requested = append(requested, strings.TrimSpace(name))
+			}
+		}
+		return true
+	})
+	for _, e := range n.NegotiateExtensions([]string{"permessage-deflate"}, requested) {
+		if e == "permessage-deflate" {
+			return true
+		}
+	}
+	return false
 }
 
 // routeRequestLine routes the request line of a handshake, or returns nil.

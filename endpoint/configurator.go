@@ -16,7 +16,7 @@ import (
 // concurrent use.
 //
 // Optional capabilities are found by type assertion: [OriginChecker],
-// [SubprotocolNegotiator] and [InstanceProvider].
+// [SubprotocolNegotiator], [ExtensionNegotiator] and [InstanceProvider].
 type Configurator interface {
 	// ModifyHandshake is called once the request is a valid handshake for
 	// the endpoint. It may fill req.UserProperties and req.Principal (the
@@ -38,6 +38,15 @@ type OriginChecker interface {
 type SubprotocolNegotiator interface {
 	// NegotiateSubprotocol returns the chosen subprotocol, or "".
 	NegotiateSubprotocol(supported, requested []string) string
+}
+
+// ExtensionNegotiator chooses the extensions of a handshake among those
+// the container has installed for the context (such as
+// "permessage-deflate") and those the client requested, by name.
+type ExtensionNegotiator interface {
+	// NegotiateExtensions returns the names to use; an installed extension
+	// left out is not negotiated.
+	NegotiateExtensions(installed, requested []string) []string
 }
 
 // InstanceProvider supplies the endpoint instance of a connection instead
