@@ -44,8 +44,7 @@ func TestMetricsAndHealth(t *testing.T) {
 	if resp, err := http.Get("http://" + c.Addr().String() + "/samples/echo"); err == nil {
 		resp.Body.Close()
 	}
-	body := get(t, srv.URL+"/metrics", 200)
-	for _, want := range []string{
+	wants := []string{
 		`wsc_sessions_open{context="/samples"} 1`,
 		`wsc_messages_received_total{context="/samples"} 3`,
 		`wsc_messages_sent_total{context="/samples"} 3`,
@@ -54,7 +53,23 @@ func TestMetricsAndHealth(t *testing.T) {
 		`wsc_handshakes_total{status="426"} 1`,
 		`wsc_connections_open 1`,
 		`go_goroutines`,
-	} {
+	}
+	// The rejected connection closes on its own schedule: scrape until
+	// everything shows, for a while.
+	var body string
+	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		body = get(t, srv.URL+"/metrics", 200)
+		missing := 0
+		for _, want := range wants {
+			if !strings.Contains(body, want) {
+				missing++
+			}
+		}
+		if missing == 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	for _, want := range wants {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)
 		}

@@ -2,6 +2,7 @@ package container
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/wsc-dev/wsc/endpoint"
 )
@@ -13,13 +14,19 @@ import (
 type batcher struct {
 	mu      sync.Mutex
 	allowed bool
-	buf     *[]byte // encoded frames not yet handed to the send path
+	on      atomic.Bool // allowed, read without the lock by senders
+	buf     *[]byte     // encoded frames not yet handed to the send path
 }
 
 // sendBatched writes w, or adds it to the batch when batching is allowed,
 // flushing the batch once it reaches BatchingBufferBytes.
 func (s *session) sendBatched(w wframe, policy sendPolicy, done endpoint.SendHandler) error {
 	b := &s.batch
+	if !b.on.Load() {
+		// Not batching: no lock. A send racing SetBatchingAllowed from
+		// another goroutine has no order with it anyway.
+		return s.transmit(w, false, policy, done)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if !b.allowed {
@@ -61,6 +68,7 @@ func (s *session) SetBatchingAllowed(allowed bool) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.allowed = allowed
+	b.on.Store(allowed)
 	if !allowed {
 		return s.flushLocked(policyBasic)
 	}

@@ -392,7 +392,11 @@ func (h *handler) OnClose(conn gnet.Conn, _ error) gnet.Action {
 	}
 	putBuf(s.in.buf)
 	s.in.buf = nil
+	// Leave, folding the counters in, so that Stats counts them once.
+	s.ctx.count.foldMu.Lock()
 	s.ep.remove(s)
+	s.traffic.addTo(&s.ctx.count.ended)
+	s.ctx.count.foldMu.Unlock()
 	s.out.mu.Lock()
 	if !s.hasCloseReason {
 		s.closeReason = endpoint.CloseReason{Code: endpoint.CloseClosedAbnormally}

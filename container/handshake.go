@@ -102,8 +102,8 @@ func (s *session) onHandshakeTraffic() gnet.Action {
 // reject writes an HTTP error response and closes the connection. It runs
 // on the event loop.
 func (s *session) reject(e *HTTPError) gnet.Action {
+	s.cont.hsCount.add(e.Status) // before the client can see the response
 	_, _ = s.c.Write(rejectBytes(e))
-	s.cont.hsCount.add(e.Status)
 	s.cont.log.Debug("handshake rejected", "remote", s.remoteString(), "status", e.Status, "reason", e.Reason)
 	return gnet.Close
 }

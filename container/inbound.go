@@ -231,10 +231,10 @@ func (s *session) postPart(last bool) bool {
 	}
 	if last {
 		in.op = 0
-		s.ctx.count.msgsIn.Add(1)
+		s.traffic.msgsIn.Add(1)
 	}
 	if buf != nil {
-		s.ctx.count.bytesIn.Add(uint64(len(*buf)))
+		s.traffic.bytesIn.Add(uint64(len(*buf)))
 	}
 	if !s.post(event{kind: kind, buf: buf, last: last}) {
 		s.overloaded()
@@ -319,9 +319,9 @@ func (s *session) finishMessage() bool {
 	if op == ws.OpText {
 		kind = evText
 	}
-	s.ctx.count.msgsIn.Add(1)
+	s.traffic.msgsIn.Add(1)
 	if buf != nil {
-		s.ctx.count.bytesIn.Add(uint64(len(*buf)))
+		s.traffic.bytesIn.Add(uint64(len(*buf)))
 	}
 	if !s.post(event{kind: kind, buf: buf}) {
 		s.overloaded()

@@ -455,8 +455,8 @@ func (s *session) sendData(op ws.OpCode, payload []byte, policy sendPolicy, done
 
 // countOut counts a data message handed to the send path.
 func (s *session) countOut(n int) {
-	s.ctx.count.msgsOut.Add(1)
-	s.ctx.count.bytesOut.Add(uint64(n))
+	s.traffic.msgsOut.Add(1)
+	s.traffic.bytesOut.Add(uint64(n))
 }
 
 func (s *session) sendControl(op ws.OpCode, payload []byte, policy sendPolicy) error {

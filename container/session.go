@@ -102,6 +102,7 @@ type session struct {
 	closeReason    endpoint.CloseReason
 	hasCloseReason bool
 
+	traffic   trafficCounters // added to the context's when the session ends
 	props     endpoint.Properties
 	propsOnce sync.Once // fills the remote address properties on first use
 }

@@ -38,11 +38,30 @@ type ContextStats struct {
 	Workers, BusyWorkers, Queued int
 }
 
-// contextCounters are a web context's counters, bumped on the hot path.
+// trafficCounters count data messages and their payload bytes. Each session
+// has its own (bumped on the hot path without sharing a cache line with
+// other sessions or cores) and adds them to its context's when it ends.
+type trafficCounters struct {
+	msgsIn, msgsOut, bytesIn, bytesOut atomic.Uint64
+}
+
+func (t *trafficCounters) addTo(dst *trafficCounters) {
+	dst.msgsIn.Add(t.msgsIn.Load())
+	dst.msgsOut.Add(t.msgsOut.Load())
+	dst.bytesIn.Add(t.bytesIn.Load())
+	dst.bytesOut.Add(t.bytesOut.Load())
+}
+
+// contextCounters are a web context's counters.
 type contextCounters struct {
-	sessions, msgsIn, msgsOut, bytesIn, bytesOut atomic.Uint64
-	mu                                           sync.Mutex
-	closes                                       map[endpoint.CloseCode]uint64
+	sessions atomic.Uint64
+	// foldMu orders a session's leaving (its counters folded into ended)
+	// with Stats, which must count it exactly once. Lock order: foldMu →
+	// mapping.mu.
+	foldMu sync.Mutex
+	ended  trafficCounters // of the sessions that have ended
+	mu     sync.Mutex
+	closes map[endpoint.CloseCode]uint64
 }
 
 func (cc *contextCounters) closed(code endpoint.CloseCode) {
@@ -81,22 +100,31 @@ func (c *Container) Stats() Stats {
 	contexts := append([]*webContext(nil), c.contexts...)
 	c.mu.Unlock()
 	for _, wc := range contexts {
+		var traffic trafficCounters
+		open := 0
+		wc.count.foldMu.Lock()
+		wc.count.ended.addTo(&traffic)
+		for _, m := range wc.endpoints {
+			m.mu.Lock()
+			for s := range m.sessions {
+				s.traffic.addTo(&traffic)
+			}
+			open += len(m.sessions)
+			m.mu.Unlock()
+		}
+		wc.count.foldMu.Unlock()
 		cs := ContextStats{
-			Path:        wc.path,
-			Sessions:    wc.count.sessions.Load(),
-			MessagesIn:  wc.count.msgsIn.Load(),
-			MessagesOut: wc.count.msgsOut.Load(),
-			BytesIn:     wc.count.bytesIn.Load(),
-			BytesOut:    wc.count.bytesOut.Load(),
-			Closes:      map[endpoint.CloseCode]uint64{},
+			Path:         wc.path,
+			OpenSessions: open,
+			Sessions:     wc.count.sessions.Load(),
+			MessagesIn:   traffic.msgsIn.Load(),
+			MessagesOut:  traffic.msgsOut.Load(),
+			BytesIn:      traffic.bytesIn.Load(),
+			BytesOut:     traffic.bytesOut.Load(),
+			Closes:       map[endpoint.CloseCode]uint64{},
 		}
 		if cs.Path == "" {
 			cs.Path = "/"
-		}
-		for _, m := range wc.endpoints {
-			m.mu.Lock()
-			cs.OpenSessions += len(m.sessions)
-			m.mu.Unlock()
 		}
 		wc.count.mu.Lock()
 		for k, v := range wc.count.closes {
