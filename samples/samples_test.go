@@ -21,10 +21,10 @@ import (
 	"github.com/wsc-dev/wsc/samples/secure"
 )
 
-// TestCounter: GET /samples/ creates the HTTP session; the count lives in
-// the user properties bound to it, so it survives a reconnect; another
-// HTTP session counts on its own.
-func TestCounter(t *testing.T) {
+// startSamples serves the bundled samples, deployed as wsc deploys them,
+// on 127.0.0.1:0 until the test ends.
+func startSamples(t *testing.T) *container.Container {
+	t.Helper()
 	wc, err := deploy.Bundled(samples.ModuleName)
 	if err != nil {
 		t.Fatal(err)
@@ -41,6 +41,14 @@ func TestCounter(t *testing.T) {
 		defer cancel()
 		_ = c.Shutdown(ctx)
 	})
+	return c
+}
+
+// TestCounter: GET /samples/ creates the HTTP session; the count lives in
+// the user properties bound to it, so it survives a reconnect; another
+// HTTP session counts on its own.
+func TestCounter(t *testing.T) {
+	c := startSamples(t)
 	base := "http://" + c.Addr().String() + "/samples/"
 
 	login := func() string {
@@ -108,18 +116,7 @@ func TestCounter(t *testing.T) {
 // TestSecure: the token is checked in the handshake; missing or bad → 401
 // before any session exists; the member id reaches the session.
 func TestSecure(t *testing.T) {
-	wc, err := deploy.Bundled(samples.ModuleName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := container.New(container.Config{Addr: "127.0.0.1:0"})
-	if err := c.Deploy(wc); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Shutdown(context.Background()) })
+	c := startSamples(t)
 	url := "ws://" + c.Addr().String() + "/samples/secure"
 	secret := []byte("wsc-sample-secret-change-me") // the samples descriptor's init-param
 	good, _ := secure.Sign(secret, 42, time.Minute)
@@ -168,18 +165,7 @@ func TestSecure(t *testing.T) {
 // TestChat: ENTER and QUIT come from the server, every message carries the
 // room's user count, rooms are separate, and POST …/messages publishes.
 func TestChat(t *testing.T) {
-	wc, err := deploy.Bundled(samples.ModuleName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := container.New(container.Config{Addr: "127.0.0.1:0"})
-	if err := c.Deploy(wc); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Shutdown(context.Background()) })
+	c := startSamples(t)
 	type msg struct {
 		Type, RoomID, Sender, Message string
 		UserCount                     int
