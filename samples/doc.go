@@ -11,8 +11,8 @@
 package samples
 
 import (
+	"crypto/rand"
 	"embed"
-	"errors"
 	"io/fs"
 	"net/http"
 	"path"
@@ -67,13 +67,18 @@ func App(secret []byte) (*endpoint.Application, error) {
 // Module is the samples module.
 type Module struct{}
 
-// Deploy implements endpoint.Module.
+// Deploy implements endpoint.Module. Without the init-param SecretParam
+// the secure sample signs with a random key of this process: it then
+// accepts no token made elsewhere.
 func (Module) Deploy(params endpoint.InitParams) (*endpoint.Application, error) {
-	secret := params.Get(SecretParam, "")
-	if secret == "" {
-		return nil, errors.New("samples: init-param " + SecretParam + " is not set")
+	secret := []byte(params.Get(SecretParam, ""))
+	if len(secret) == 0 {
+		secret = make([]byte, 32)
+		if _, err := rand.Read(secret); err != nil {
+			return nil, err
+		}
 	}
-	return App([]byte(secret))
+	return App(secret)
 }
 
 // Handler serves the samples' pages from the embedded webapp folder (never
