@@ -268,6 +268,7 @@ func (s *session) upgrade(req []byte) gnet.Action {
 		return s.reject(errTooManySessions)
 	}
 	s.apply(&res)
+	s.ep.add(s) // before the client can see the 101 and act on it
 	_, _ = s.c.Write(res.response)
 	s.cont.hsCount.add(http.StatusSwitchingProtocols)
 	s.ctx.count.sessions.Add(1)
@@ -278,6 +279,8 @@ func (s *session) upgrade(req []byte) gnet.Action {
 // apply records a successful handshake's outcome on the session.
 func (s *session) apply(res *handshakeResult) {
 	s.ep, s.ctx, s.pathPar = res.ep, res.ep.ctx, res.params
+	s.idleNanos.Store(int64(s.ctx.settings.IdleTimeout))
+	s.touch()
 	s.uri, s.subprot, s.deflate = res.uri, res.subprot, res.deflate
 	s.client = resolveClient(peerAddr(s.remote), res.forwarded, res.xff, s.ctx.settings.TrustedProxies)
 	if s.httpSess == nil {
@@ -315,13 +318,16 @@ func (s *session) upgradeOnExecutor(req []byte) {
 		return
 	}
 	s.apply(&res)
+	s.ep.add(s) // before the client can see the 101 and act on it
 	if err := s.transmit(wframe{b: res.response}, false, policyBasic, nil); err != nil {
+		s.ep.remove(s)
 		res.ep.ctx.open.Add(-1)
 		return
 	}
 	s.cont.hsCount.add(http.StatusSwitchingProtocols)
 	s.ctx.count.sessions.Add(1)
-	if !s.open(false) {
+	if !s.open(false) { // the connection closed meanwhile
+		s.ep.remove(s)
 		res.ep.ctx.open.Add(-1)
 		return
 	}
@@ -561,12 +567,9 @@ func (s *session) open(fromLoop bool) bool {
 			s.out.mu.Unlock()
 		}
 	}
-	s.idleNanos.Store(int64(s.ctx.settings.IdleTimeout))
-	s.touch()
 	if !s.state.CompareAndSwap(uint32(stateHandshake), uint32(stateOpen)) {
 		return false
 	}
-	s.ep.add(s)
 	if !s.post(event{kind: evOpen}) {
 		s.overloaded()
 	}

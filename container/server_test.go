@@ -932,6 +932,11 @@ func TestTimeoutThreads(t *testing.T) {
 	conns := make([]net.Conn, 7)
 	for i := range conns {
 		conns[i] = dial(t, addr, "/t/echo")
+		// One round trip: the session is open on the server.
+		_ = wsutil.WriteClientText(conns[i], []byte("x"))
+		if _, err := wsutil.ReadServerText(conns[i]); err != nil {
+			t.Fatal(err)
+		}
 	}
 	ctx := c.contexts[0]
 	if n := ctx.closeIdle(time.Now()); n != 3 {
