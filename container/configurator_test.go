@@ -2,7 +2,6 @@ package container
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -22,14 +21,20 @@ type user string
 
 func (u user) Name() string { return string(u) }
 
-// tokenAuth accepts "Authorization: Bearer good" only, slowly (as a call
-// to an identity provider would be).
+// tokenAuth accepts "Authorization: Bearer good" only. A handshake with
+// "X-Hold: yes" blocks in ModifyHandshake until release is closed (as a
+// slow identity provider would), after saying so on entered.
 type tokenAuth struct {
 	instance endpoint.Endpoint
+	entered  chan struct{}
+	release  chan struct{}
 }
 
 func (a *tokenAuth) ModifyHandshake(req *endpoint.HandshakeRequest, resp *endpoint.HandshakeResponse) error {
-	time.Sleep(300 * time.Millisecond)
+	if req.Request.Header.Get("X-Hold") == "yes" {
+		close(a.entered)
+		<-a.release
+	}
 	if req.Request.Header.Get("Authorization") != "Bearer good" {
 		return &endpoint.HandshakeError{Status: http.StatusUnauthorized, Reason: "token required",
 			Header: http.Header{"Www-Authenticate": {`Bearer realm="wsc"`}}}
@@ -53,9 +58,10 @@ func TestConfigurator(t *testing.T) {
 		seen <- fmt.Sprintf("%v %s %s", s.UserPrincipal(), s.UserProperties().String("room"), s.NegotiatedSubprotocol())
 		s.SetRawTextHandler(func(b []byte) { _ = s.Basic().SendTextBytes(b) })
 	})
+	auth := &tokenAuth{instance: singleton, entered: make(chan struct{}), release: make(chan struct{})}
 	_, addr := startServer(t, echoSettings(),
 		&endpoint.ServerConfig{Path: "/secure/{room}", New: func() endpoint.Endpoint { panic("InstanceProvider not used") },
-			Configurator: &tokenAuth{instance: singleton}},
+			Configurator: auth},
 		echo.Config())
 
 	handshake := func(header string) (*http.Response, net.Conn, *bufio.Reader) {
@@ -76,25 +82,23 @@ func TestConfigurator(t *testing.T) {
 		return resp, conn, br
 	}
 
-	// While a slow Configurator runs, the event loops keep serving.
-	done := make(chan error, 1)
+	// While a Configurator blocks, the event loops keep serving: another
+	// connection's echo completes before the Configurator is released.
+	refused := make(chan *http.Response, 1)
 	go func() {
-		c := dial(t, addr, "/t/echo")
-		start := time.Now()
-		_ = wsutil.WriteClientText(c, []byte("x"))
-		_, err := wsutil.ReadServerText(c)
-		if err == nil && time.Since(start) > 250*time.Millisecond {
-			err = errors.New("echo waited for another connection's Configurator")
-		}
-		done <- err
+		resp, _, _ := handshake("X-Hold: yes\r\n")
+		refused <- resp
 	}()
-
-	resp, _, _ := handshake("")
+	<-auth.entered
+	echoConn := dial(t, addr, "/t/echo")
+	_ = wsutil.WriteClientText(echoConn, []byte("x"))
+	if _, err := wsutil.ReadServerText(echoConn); err != nil {
+		t.Fatalf("echo while a Configurator blocks: %v", err)
+	}
+	close(auth.release)
+	resp := <-refused
 	if resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") != `Bearer realm="wsc"` {
 		t.Fatalf("no token: %s %v", resp.Status, resp.Header)
-	}
-	if err := <-done; err != nil {
-		t.Fatal(err)
 	}
 	resp, _, _ = handshake("Authorization: Bearer good\r\nOrigin: https://evil.example\r\n")
 	if resp.StatusCode != 403 {
