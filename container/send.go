@@ -159,14 +159,15 @@ func (s *session) transmit(w wframe, isClose bool, policy sendPolicy, done endpo
 	o.fifo = append(o.fifo, op)
 	o.fifoBytes += n
 	s.ensurePollLocked()
+	wait := op.wait // op belongs to the loop once the lock is released
 	o.mu.Unlock()
-	if op.wait == nil {
+	if wait == nil {
 		return nil
 	}
 	t := time.NewTimer(s.settings().BlockingSendTimeout)
 	defer t.Stop()
 	select {
-	case err := <-op.wait:
+	case err := <-wait:
 		return err
 	case <-t.C:
 		s.abort("blocking send timed out")
