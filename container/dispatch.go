@@ -48,14 +48,22 @@ func (ev *event) bytes() []byte {
 // when the executor is overloaded: the caller then closes the session with
 // 1013. Posting never blocks.
 func (s *session) post(ev event) bool {
+	ok, _ := s.postPending(ev)
+	return ok
+}
+
+// postPending is post that also returns the bytes then waiting in the
+// mailbox, so the decoder need not take the lock again to check the bound.
+func (s *session) postPending(ev event) (ok bool, pending int) {
 	s.mbMu.Lock()
 	if s.closeQd {
 		s.mbMu.Unlock()
 		putBuf(ev.buf)
-		return true
+		return true, 0
 	}
 	s.mb = append(s.mb, ev)
 	s.mbBytes += len(ev.bytes())
+	pending = s.mbBytes
 	if ev.kind == evClose {
 		s.closeQd = true
 	}
@@ -63,19 +71,19 @@ func (s *session) post(ev event) bool {
 	s.scheduled = true
 	s.mbMu.Unlock()
 	if !schedule {
-		return true
+		return true, pending
 	}
 	if ev.kind == evClose {
 		s.ctx.exec.submitMust(s)
-		return true
+		return true, pending
 	}
 	if s.ctx.exec.submit(s) {
-		return true
+		return true, pending
 	}
 	s.mbMu.Lock()
 	s.scheduled = false
 	s.mbMu.Unlock()
-	return false
+	return false, pending
 }
 
 // pendingInbound returns the bytes of messages waiting in the mailbox.
@@ -120,6 +128,15 @@ func (s *session) run() {
 	s.ctx.exec.submitMust(s)
 }
 
+// openDone lets the decoder go once OnOpen has returned, waking the event
+// loop if it held bytes back meanwhile.
+func (s *session) openDone() {
+	s.opening.Store(false)
+	if s.held.Load() {
+		_ = s.c.Wake(nil)
+	}
+}
+
 // maybeResume wakes the event loop when decoding was paused for a full
 // mailbox and the endpoint has caught up.
 func (s *session) maybeResume() {
@@ -140,6 +157,7 @@ func (s *session) deliver(ev *event) {
 	}()
 	switch ev.kind {
 	case evOpen:
+		defer s.openDone()     // also after a panic
 		if s.endpoint == nil { // an InstanceProvider may have set it
 			s.endpoint = s.ep.cfg.New()
 		}

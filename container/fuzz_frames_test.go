@@ -174,6 +174,9 @@ func FuzzFrames(f *testing.F) {
 			s.deflate = &deflateState{takeover: true}
 		}
 		s.open(true)
+		for s.opening.Load() { // frames wait for OnOpen, as in the container
+			time.Sleep(50 * time.Microsecond)
+		}
 
 		// Feed the stream in pieces cut where the bits of cuts say.
 		for len(stream) > 0 {

@@ -567,6 +567,7 @@ func (s *session) open(fromLoop bool) bool {
 			s.out.mu.Unlock()
 		}
 	}
+	s.opening.Store(true)
 	if !s.state.CompareAndSwap(uint32(stateHandshake), uint32(stateOpen)) {
 		return false
 	}

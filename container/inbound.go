@@ -48,6 +48,18 @@ func (s *session) readFrames() gnet.Action {
 		_, _ = c.Discard(-1)
 		return gnet.None
 	}
+	if s.opening.Load() {
+		// Publish held before re-checking opening: the executor clears
+		// opening, then looks at held (see openDone); one of us sees the other.
+		s.held.Store(true)
+		if s.opening.Load() {
+			if c.InboundBuffered() > s.inboundHardCap() {
+				s.fail(endpoint.CloseTryAgainLater, "client sends faster than the endpoint opens")
+				_, _ = c.Discard(-1)
+			}
+			return gnet.None
+		}
+	}
 	if s.paused.Load() {
 		if s.pendingInbound() > s.settings().MaxPendingInboundBytes/2 {
 			if c.InboundBuffered() > s.inboundHardCap() {
@@ -236,11 +248,12 @@ func (s *session) postPart(last bool) bool {
 	if buf != nil {
 		s.traffic.bytesIn.Add(uint64(len(*buf)))
 	}
-	if !s.post(event{kind: kind, buf: buf, last: last}) {
+	ok, pending := s.postPending(event{kind: kind, buf: buf, last: last})
+	if !ok {
 		s.overloaded()
 		return false
 	}
-	return s.checkPause()
+	return s.checkPause(pending)
 }
 
 // completeUTF8 returns the length of the longest prefix of valid UTF-8 b
@@ -323,17 +336,18 @@ func (s *session) finishMessage() bool {
 	if buf != nil {
 		s.traffic.bytesIn.Add(uint64(len(*buf)))
 	}
-	if !s.post(event{kind: kind, buf: buf}) {
+	ok, pending := s.postPending(event{kind: kind, buf: buf})
+	if !ok {
 		s.overloaded()
 		return false
 	}
-	return s.checkPause()
+	return s.checkPause(pending)
 }
 
 // checkPause stops decoding when the mailbox holds more than
-// MaxPendingInboundBytes; it returns false then.
-func (s *session) checkPause() bool {
-	if s.pendingInbound() > s.settings().MaxPendingInboundBytes {
+// MaxPendingInboundBytes (pending, as post saw it); it returns false then.
+func (s *session) checkPause(pending int) bool {
+	if pending > s.settings().MaxPendingInboundBytes {
 		// Stop decoding until the endpoint catches up (see maybeResume).
 		// Re-check after publishing the flag: the executor may have drained
 		// the mailbox in between and will not wake us.
@@ -404,6 +418,7 @@ func (s *session) fail(code endpoint.CloseCode, why string) {
 
 // failWith is fail with the error OnError hears (a *CloseError when nil).
 func (s *session) failWith(code endpoint.CloseCode, why string, cause error) {
+	s.cont.log.Debug("session failed", "session", s.ID(), "code", int(code), "why", why)
 	in := &s.in
 	in.done = true
 	putBuf(in.buf)

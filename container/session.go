@@ -88,6 +88,10 @@ type session struct {
 	scheduled bool // queued on, or running in, the executor
 	closeQd   bool // the final evClose has been queued
 	paused    atomic.Bool
+	// opening: OnOpen has not returned yet, so frames wait undecoded (the
+	// handlers and limits OnOpen sets must govern the first message);
+	// held: the loop left bytes for after OnOpen and must be woken.
+	opening, held atomic.Bool
 
 	// Endpoint side [exec], except the handlers: replaced as a whole under
 	// epMu (copy on write), read with one atomic load per message.
