@@ -4,6 +4,7 @@
 // registers itself as the module "samples".
 //
 //	/samples/echo      echoes every message whole (16 MiB, deflate, any origin)
+//	/samples/broadcast relays every message to every session on it, encoded once
 //	/samples/counter   the failover demo: "incr" counts in the session's user properties
 //	/samples/secure    needs ?token=<JWT>: checked in the handshake, 401 otherwise
 //	/samples/chat/{room}, /samples/chat.html, POST /samples/chat/{room}/messages: the chat
@@ -19,6 +20,7 @@ import (
 	"strings"
 
 	"github.com/wsc-dev/wsc/endpoint"
+	"github.com/wsc-dev/wsc/samples/broadcast"
 	"github.com/wsc-dev/wsc/samples/chat"
 	"github.com/wsc-dev/wsc/samples/counter"
 	"github.com/wsc-dev/wsc/samples/echo"
@@ -59,7 +61,7 @@ func App(secret []byte) (*endpoint.Application, error) {
 	mux.Handle("POST /chat/{room}/messages", chat.PublishHandler(rooms))
 	mux.Handle("/", Handler())
 	return &endpoint.Application{
-		Endpoints: []*endpoint.ServerConfig{echo.Config(), counter.Config(), secure.Config(secret), chatConfig},
+		Endpoints: []*endpoint.ServerConfig{echo.Config(), broadcast.Config(), counter.Config(), secure.Config(secret), chatConfig},
 		Handler:   mux,
 	}, nil
 }

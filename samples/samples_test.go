@@ -1,14 +1,19 @@
 package samples_test
 
 import (
+	"bufio"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -237,5 +242,101 @@ func TestChat(t *testing.T) {
 	bClose()
 	if m := aNext(); m.Type != "QUIT" || m.Sender != "lee" || m.UserCount != 1 {
 		t.Fatalf("kim sees lee quit: %+v", m)
+	}
+}
+
+// TestBroadcast: a message reaches every session of /samples/broadcast, the
+// sender included, with its type; a subscriber that stops reading is
+// closed by its send limit while the others receive everything.
+func TestBroadcast(t *testing.T) {
+	c := startSamples(t)
+	type sub struct {
+		conn net.Conn
+		rw   io.ReadWriter
+	}
+	dial := func() sub {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		conn, br, _, err := ws.Dial(ctx, "ws://"+c.Addr().String()+"/samples/broadcast")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = conn.Close() })
+		var r io.Reader = conn
+		if br != nil {
+			r = io.MultiReader(br, conn)
+		}
+		return sub{conn, struct {
+			io.Reader
+			io.Writer
+		}{bufio.NewReaderSize(r, 64<<10), conn}}
+	}
+	subs := []sub{dial(), dial(), dial()}
+	slow := dial() // never reads
+	waitOpen := func(n int) {
+		deadline := time.Now().Add(5 * time.Second)
+		for c.Stats().Contexts[0].OpenSessions < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d sessions open, want %d", c.Stats().Contexts[0].OpenSessions, n)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitOpen(4)
+	_ = slow
+
+	if err := wsutil.WriteClientText(subs[1].rw, []byte("안녕")); err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range subs {
+		_ = s.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		b, op, err := wsutil.ReadServerData(s.rw)
+		if err != nil || op != ws.OpText || string(b) != "안녕" {
+			t.Fatalf("subscriber %d: %q %v %v", i, b, op, err)
+		}
+	}
+
+	// 64 MiB in 64 KiB messages: far more than the slow subscriber's send
+	// limit and socket buffers hold.
+	const n, size = 1024, 64 << 10
+	payload := make([]byte, size)
+	errc := make(chan error, 1)
+	go func() {
+		for i := range n {
+			binary.BigEndian.PutUint32(payload, uint32(i))
+			if err := wsutil.WriteClientBinary(subs[0].rw, payload); err != nil {
+				errc <- err
+				return
+			}
+		}
+		errc <- nil
+	}()
+	var wg sync.WaitGroup
+	for i, s := range subs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for want := range n {
+				_ = s.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+				b, op, err := wsutil.ReadServerData(s.rw)
+				if err != nil || op != ws.OpBinary || len(b) != size || binary.BigEndian.Uint32(b) != uint32(want) {
+					t.Errorf("subscriber %d, message %d: %d bytes, %v, %v", i, want, len(b), op, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	// The slow subscriber was closed: after what the socket held, its
+	// stream ends.
+	_ = slow.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.Copy(io.Discard, slow.conn); err != nil && !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("slow subscriber: %v, want its connection closed", err)
+	}
+	if open := c.Stats().Contexts[0].OpenSessions; open != 3 {
+		t.Fatalf("%d sessions open, want the 3 readers", open)
 	}
 }
