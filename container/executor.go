@@ -114,26 +114,40 @@ func (e *executor) popOverflow() *session {
 
 func (e *executor) work() {
 	defer e.wg.Done()
-	timer := time.NewTimer(e.settings.KeepAlive)
+	keepAlive := e.settings.KeepAlive
+	timer := time.NewTimer(keepAlive)
 	defer timer.Stop()
+	// idleSince is when this worker last finished a task. The keep-alive
+	// timer is not re-armed per task (that costs a timer-heap update per
+	// message): when it fires, a worker that ran recently re-arms it for
+	// the rest of its keep-alive.
+	idleSince := time.Now()
 	for {
 		s := e.popOverflow()
 		if s == nil {
 			select {
-			case s = <-e.tasks:
-			case <-timer.C:
-				// Retire if above Min; the CAS keeps concurrent exits from
-				// going below it.
-				if n := e.workers.Load(); int(n) > e.settings.Min && e.workers.CompareAndSwap(n, n-1) {
+			case s = <-e.tasks: // a busy pool: no timer, no blocking select
+			default:
+				select {
+				case s = <-e.tasks:
+				case <-timer.C:
+					if idle := time.Since(idleSince); idle < keepAlive {
+						timer.Reset(keepAlive - idle)
+						continue
+					}
+					// Retire if above Min; the CAS keeps concurrent exits
+					// from going below it.
+					if n := e.workers.Load(); int(n) > e.settings.Min && e.workers.CompareAndSwap(n, n-1) {
+						e.idle.Add(-1)
+						return
+					}
+					timer.Reset(keepAlive)
+					continue
+				case <-e.quit:
 					e.idle.Add(-1)
+					e.workers.Add(-1)
 					return
 				}
-				timer.Reset(e.settings.KeepAlive)
-				continue
-			case <-e.quit:
-				e.idle.Add(-1)
-				e.workers.Add(-1)
-				return
 			}
 		}
 		e.idle.Add(-1)
@@ -146,18 +160,10 @@ func (e *executor) work() {
 		s.run()
 		e.busy.Add(-1)
 		e.idle.Add(1)
-		if !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
-			}
-		}
-		timer.Reset(e.settings.KeepAlive)
+		idleSince = time.Now()
 	}
 }
 
-// stop makes the workers exit once the queue is empty and waits for them,
-// or until done is closed.
 func (e *executor) stop(done <-chan struct{}) bool {
 	finished := make(chan struct{})
 	go func() {

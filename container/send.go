@@ -64,8 +64,14 @@ type sharedFrame struct {
 func (f *sharedFrame) release() {
 	if f.refs.Add(-1) == 0 {
 		putBuf(f.buf)
+		f.buf = nil
+		sharedFrames.Put(f)
 	}
 }
+
+// sharedFrames recycles sharedFrame headers, so that a broadcast allocates
+// nothing in steady state. The last release holds the only reference.
+var sharedFrames = sync.Pool{New: func() any { return new(sharedFrame) }}
 
 // sendOp is a frame that could not be written at once: waiting for room in
 // the FIFO, or in flight in a gnet AsyncWrite task.
@@ -577,7 +583,8 @@ func (s *session) Broadcast(to []endpoint.Session, typ endpoint.MessageType, dat
 			fb := getBuf(headerLen(len(data)) + len(data))
 			*fb = appendHeader(*fb, op, true, false, len(data))
 			*fb = append(*fb, data...)
-			shared = &sharedFrame{buf: fb}
+			shared = sharedFrames.Get().(*sharedFrame)
+			shared.buf = fb
 			shared.refs.Store(1) // ours, dropped below
 		}
 		shared.refs.Add(1)
