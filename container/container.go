@@ -359,11 +359,11 @@ func (h *handler) OnOpen(conn gnet.Conn) ([]byte, gnet.Action) {
 	s := newSession(conn, c)
 	conn.SetContext(s)
 	c.conns.Add(1)
-	s.hsTimer = time.AfterFunc(c.cfg.HandshakeTimeout, func() {
+	s.hsTimer.Store(time.AfterFunc(c.cfg.HandshakeTimeout, func() {
 		if s.getState() == stateHandshake {
 			_ = conn.Close()
 		}
-	})
+	}))
 	return nil, gnet.None
 }
 
@@ -385,9 +385,7 @@ func (h *handler) OnClose(conn gnet.Conn, _ error) gnet.Action {
 	s.closeOutbound()
 	prev := sessionState(s.state.Swap(uint32(stateClosed)))
 	if prev == stateHandshake {
-		if s.hsTimer != nil {
-			s.hsTimer.Stop()
-		}
+		s.stopHandshakeTimer()
 		return gnet.None
 	}
 	putBuf(s.in.buf)

@@ -100,10 +100,17 @@ const maxBatch = 64
 // run delivers the session's pending events. It is called by an executor
 // worker; never twice at once for one session.
 func (s *session) run() {
+	last := evClose // the kind of the last event delivered
 	for i := 0; i < maxBatch; i++ {
 		s.mbMu.Lock()
 		if s.mbHead == len(s.mb) {
-			s.mb = s.mb[:0]
+			if last == evOpen {
+				// A session that only opened may stay idle for hours:
+				// it holds no mailbox until its first message.
+				s.mb = nil
+			} else {
+				s.mb = s.mb[:0]
+			}
 			s.mbHead = 0
 			s.scheduled = false
 			s.mbMu.Unlock()
@@ -117,6 +124,7 @@ func (s *session) run() {
 		s.mbMu.Unlock()
 		s.deliver(&ev)
 		putBuf(ev.buf)
+		last = ev.kind
 		if ev.kind == evClose {
 			s.mbMu.Lock()
 			s.mb, s.mbHead, s.scheduled = nil, 0, false

@@ -540,14 +540,19 @@ func (s *session) maxRequestBody() int {
 	return n
 }
 
+// stopHandshakeTimer stops and drops the handshake timer, if any.
+func (s *session) stopHandshakeTimer() {
+	if t := s.hsTimer.Swap(nil); t != nil {
+		t.Stop()
+	}
+}
+
 // open completes the upgrade: the session goes live and OnOpen is posted.
 // On the event loop (fromLoop) it also looks at what gnet still holds of the
 // 101; from an executor the 101 went through the send path. It returns
 // false when the connection closed meanwhile.
 func (s *session) open(fromLoop bool) bool {
-	if s.hsTimer != nil {
-		s.hsTimer.Stop()
-	}
+	s.stopHandshakeTimer()
 	cfg := s.ep.cfg
 	maxText, maxBinary := cfg.MaxTextMessageBytes, cfg.MaxBinaryMessageBytes
 	if maxText <= 0 {

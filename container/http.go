@@ -64,8 +64,8 @@ func (s *session) serveHTTP(buf []byte, end int) gnet.Action {
 	req.URL.Path = rest
 	req.URL.RawPath = ""
 	_, _ = s.c.Discard(total)
-	if s.hsTimer != nil {
-		s.hsTimer.Stop()
+	if t := s.hsTimer.Load(); t != nil {
+		t.Stop()
 	}
 	s.ctx = ctx
 	s.busy.Store(true)
@@ -125,8 +125,8 @@ func (s *session) serveRequest(req *http.Request) {
 	}()
 	w.finish()
 	if w.keepAlive && w.err == nil {
-		if s.hsTimer != nil {
-			s.hsTimer.Reset(s.cont.cfg.HandshakeTimeout)
+		if t := s.hsTimer.Load(); t != nil {
+			t.Reset(s.cont.cfg.HandshakeTimeout)
 		}
 		s.busy.Store(false)
 		_ = s.c.Wake(nil) // serve what was pipelined

@@ -50,7 +50,9 @@ type session struct {
 	id    uint64
 
 	// Handshake, [loop] until upgraded, read-only afterwards.
-	hsTimer  *time.Timer
+	// hsTimer closes a connection whose handshake does not complete; it
+	// is dropped once the session opens, so an open session holds none.
+	hsTimer  atomic.Pointer[time.Timer]
 	remote   net.Addr
 	client   clientAddr   // the client, through trusted proxies
 	httpSess *httpSession // the HTTP session the handshake's cookie named, or nil

@@ -179,21 +179,28 @@ func (h *harness) run(ctx context.Context, set string) error {
 	ws := []workload{
 		{"W2", h.w2}, {"W1", h.w1}, {"W3", h.w3}, {"W4", h.w4}, {"W5", h.w5}, {"W6", h.w6}, {"W7", h.w7},
 	}
+	// A workload that fails is reported and the others still run; the
+	// run as a whole then fails.
+	var errs []error
 	for _, w := range ws {
 		if h.only != nil && !h.only[w.name] {
 			continue
 		}
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return errors.Join(append(errs, ctx.Err())...)
 		}
 		fmt.Fprintf(os.Stderr, "== %s\n", w.name)
 		t0 := time.Now()
 		if err := w.run(ctx); err != nil {
-			return fmt.Errorf("%s: %w", w.name, err)
+			err = fmt.Errorf("%s: %w", w.name, err)
+			fmt.Fprintln(os.Stderr, "compare:", err)
+			h.rep.section(w.name+": FAILED", "```\n"+err.Error()+"\n```")
+			errs = append(errs, err)
+			continue
 		}
 		fmt.Fprintf(os.Stderr, "== %s done in %v\n", w.name, time.Since(t0).Round(time.Second))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // build builds every binary into bench/bin.

@@ -327,10 +327,10 @@ func (h *harness) w4(ctx context.Context) error {
 	sec := h.rep.section("W4: broadcast fan-out",
 		"One publisher sends 1 KiB binary messages at a scheduled rate to the broadcast endpoint; every "+
 			"subscriber (the publisher too) gets each one. The rate is stepped up until the deliveries fall "+
-			"below 90% of the target or a subscriber misses a message; the table gives the last step that "+
-			"held. Latency is publish → receive, against the publisher's scheduled send time. wsc's endpoint "+
+			"below 90% of the target or a subscriber misses a message; the table gives the step with the most "+
+			"deliveries/s, and what stopped the stepping. Latency is publish → receive, against the publisher's scheduled send time. wsc's endpoint "+
 			"(/samples/broadcast) calls endpoint.Broadcast, which encodes the frame once per message.")
-	sec.header("subscribers", "server", "deliveries/s (target)", "server CPU-µs/delivery", "p50 / p99 ms", "server / load cores", "next step")
+	sec.header("subscribers", "server", "deliveries/s (target)", "server CPU-µs/delivery", "p50 / p99 ms", "server / load cores", "stopped at")
 	for _, c := range cases {
 		for _, s := range h.pick(servers...) {
 			var best sample
@@ -360,14 +360,15 @@ func (h *harness) w4(ctx context.Context) error {
 					}
 					fmt.Fprintf(os.Stderr, "  %-8s %5d subs target %6.0f: %8.0f deliveries/s  %.2f CPU-µs/delivery  p50 %.2f p99 %.2f ms\n",
 						s.name, c.subs, target, smp.res.DeliveriesPerS, smp.cpuUsPer(float64(smp.res.Deliveries)), smp.res.P50us/1e3, smp.res.P99us/1e3)
+					// The most deliveries/s without an error is the figure,
+					// even from a step that fell short of its target.
+					if i == 0 || smp.res.DeliveriesPerS > best.res.DeliveriesPerS {
+						best, bestTarget = smp, target
+					}
 					if smp.res.DeliveriesPerS < 0.9*target {
 						next = fmt.Sprintf("%.0fk: %.0f/s", target/1000, smp.res.DeliveriesPerS)
-						if i == 0 {
-							best, bestTarget = smp, target
-						}
 						return nil
 					}
-					best, bestTarget = smp, target
 				}
 				return nil
 			})
