@@ -369,6 +369,8 @@ func (h *handler) OnOpen(conn gnet.Conn) ([]byte, gnet.Action) {
 
 func (h *handler) OnTraffic(conn gnet.Conn) gnet.Action {
 	s := conn.Context().(*session)
+	s.onLoop.Store(true)
+	defer s.onLoop.Store(false)
 	if s.getState() == stateHandshake {
 		return s.onHandshakeTraffic()
 	}
@@ -404,7 +406,9 @@ func (h *handler) OnClose(conn gnet.Conn, _ error) gnet.Action {
 	s.out.mu.Unlock()
 	s.ctx.open.Add(-1)
 	s.ctx.count.closed(code)
+	s.onLoop.Store(true) // an inline endpoint's OnClose runs here
 	s.post(event{kind: evClose})
+	s.onLoop.Store(false)
 	return gnet.None
 }
 

@@ -73,6 +73,11 @@ func (s *session) postPending(ev event) (ok bool, pending int) {
 	if !schedule {
 		return true, pending
 	}
+	if s.inline && s.onLoop.Load() {
+		// An inline endpoint: deliver now, on the event loop.
+		s.run()
+		return true, 0
+	}
 	if ev.kind == evClose {
 		s.ctx.exec.submitMust(s)
 		return true, pending

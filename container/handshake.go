@@ -563,6 +563,7 @@ func (s *session) open(fromLoop bool) bool {
 	}
 	s.maxText.Store(int64(maxText))
 	s.maxBinary.Store(int64(maxBinary))
+	s.inline = cfg.Inline
 	if fromLoop {
 		if ob := s.c.OutboundBuffered(); ob > 0 {
 			s.out.mu.Lock()

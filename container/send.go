@@ -146,6 +146,9 @@ func (s *session) transmit(w wframe, isClose bool, policy sendPolicy, done endpo
 		}
 		return err
 	}
+	if policy == policyBasic && s.inline && s.onLoop.Load() {
+		policy = policyAsync // the event loop must never wait for itself
+	}
 	op := &sendOp{s: s, w: w, n: n, done: done}
 	switch policy {
 	case policyAsync:

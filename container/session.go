@@ -90,6 +90,9 @@ type session struct {
 	scheduled bool // queued on, or running in, the executor
 	closeQd   bool // the final evClose has been queued
 	paused    atomic.Bool
+	// onLoop: the event loop is inside a callback for this session, so an
+	// inline endpoint's events run here and a Basic send must not wait.
+	onLoop atomic.Bool
 	// opening: OnOpen has not returned yet, so frames wait undecoded (the
 	// handlers and limits OnOpen sets must govern the first message);
 	// held: the loop left bytes for after OnOpen and must be woken.
@@ -100,6 +103,7 @@ type session struct {
 	endpoint  endpoint.Endpoint
 	opened    bool
 	closeDone bool
+	inline    bool // the endpoint runs on the event loop (ServerConfig.Inline); set before OnOpen
 	epMu      sync.Mutex
 	handlers  atomic.Pointer[handlers]
 

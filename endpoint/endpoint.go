@@ -76,4 +76,16 @@ type ServerConfig struct {
 	// subprotocol, response headers, the endpoint instance). Nil means the
 	// defaults.
 	Configurator Configurator
+	// Inline runs the endpoint's callbacks on the connection's event loop,
+	// in the read path, instead of handing each message to the web
+	// context's executor: no hand-off, no wake-up, the reply written by
+	// the thread that read the request. It is the fastest path, for
+	// endpoints whose callbacks never block: no I/O, no waiting on locks,
+	// channels or other sessions. A callback that blocks stalls every
+	// connection of its event loop. On the loop a Basic send to the
+	// session being served never waits: when its send queue is full the
+	// session is closed as too slow (as with Async); send to other
+	// sessions with Async or [Broadcast]. A Configurator's hooks still
+	// run on the executor. Default false.
+	Inline bool
 }

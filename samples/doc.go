@@ -4,6 +4,7 @@
 // registers itself as the module "samples".
 //
 //	/samples/echo      echoes every message whole (16 MiB, deflate, any origin)
+//	/samples/echo-inline the same echo, run on the event loop (ServerConfig.Inline)
 //	/samples/broadcast relays every message to every session on it, encoded once
 //	/samples/counter   the failover demo: "incr" counts in the session's user properties
 //	/samples/secure    needs ?token=<JWT>: checked in the handshake, 401 otherwise
@@ -61,7 +62,7 @@ func App(secret []byte) (*endpoint.Application, error) {
 	mux.Handle("POST /chat/{room}/messages", chat.PublishHandler(rooms))
 	mux.Handle("/", Handler())
 	return &endpoint.Application{
-		Endpoints: []*endpoint.ServerConfig{echo.Config(), broadcast.Config(), counter.Config(), secure.Config(secret), chatConfig},
+		Endpoints: []*endpoint.ServerConfig{echo.Config(), echo.InlineConfig(), broadcast.Config(), counter.Config(), secure.Config(secret), chatConfig},
 		Handler:   mux,
 	}, nil
 }

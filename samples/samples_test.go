@@ -340,3 +340,41 @@ func TestBroadcast(t *testing.T) {
 		t.Fatalf("%d sessions open, want the 3 readers", open)
 	}
 }
+
+// TestEchoInline: /samples/echo-inline echoes text and binary whole, like
+// /samples/echo, from the event loop.
+func TestEchoInline(t *testing.T) {
+	c := startSamples(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, br, _, err := ws.Dial(ctx, "ws://"+c.Addr().String()+"/samples/echo-inline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var r io.Reader = conn
+	if br != nil {
+		r = io.MultiReader(br, conn)
+	}
+	rw := struct {
+		io.Reader
+		io.Writer
+	}{r, conn}
+	big := make([]byte, 1<<20)
+	for i := range big {
+		big[i] = byte(i)
+	}
+	for _, m := range []struct {
+		op ws.OpCode
+		b  []byte
+	}{{ws.OpText, []byte("안녕")}, {ws.OpBinary, big}} {
+		if err := wsutil.WriteClientMessage(rw, m.op, m.b); err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		got, op, err := wsutil.ReadServerData(rw)
+		if err != nil || op != m.op || string(got) != string(m.b) {
+			t.Fatalf("echo of %d bytes: got %d bytes, %v, %v", len(m.b), len(got), op, err)
+		}
+	}
+}

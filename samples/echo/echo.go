@@ -31,4 +31,14 @@ func Config() *endpoint.ServerConfig {
 	}
 }
 
+// InlineConfig returns the same echo at /echo-inline, run on the event
+// loop (endpoint.ServerConfig.Inline): its handlers never block, so they
+// need no executor. The benchmarks compare it with /echo.
+func InlineConfig() *endpoint.ServerConfig {
+	c := Config()
+	c.Path = "/echo-inline"
+	c.Inline = true
+	return c
+}
+
 var _ endpoint.Endpoint = Endpoint{}

@@ -79,7 +79,7 @@ func main() {
 	flag.DurationVar(&h.quiet, "quiet-wait", 30*time.Second, "before each run, wait up to this long for the machine to be quiet (others using < 0.15 core over 1 s); 0: don't wait")
 	flag.IntVar(&h.redo, "redo", 1, "run a disturbed run again, up to this many times, keeping the least disturbed attempt")
 	flag.StringVar(&only, "w", "", "comma-separated workloads to run (W1,…,W7); default: all of the set")
-	flag.StringVar(&servers, "servers", "", "comma-separated servers to run (raw,wsc,gorilla,gws,coder,gobwas,nbio); default: all")
+	flag.StringVar(&servers, "servers", "", "comma-separated servers to run (raw,wsc,wsc-inline,gorilla,gws,coder,gobwas,nbio); default: all")
 	flag.StringVar(&h.wscDir, "wsc-dir", "", "directory of the wsc module to build ./cmd/wsc in (default: bench/go.mod's replace target, ../)")
 	flag.StringVar(&out, "out", "", "write the Markdown report to this file too (e.g. RESULTS.md)")
 	flag.StringVar(&chart, "chart", "", "write the chart to this PNG file (default: results-chart.png next to -out, if -out is set)")
@@ -239,6 +239,9 @@ func (h *harness) defineServers() {
 			args: func(addr, _ string) []string { return []string{"-listen", addr} }},
 		{name: "wsc", label: "wsc (container)", bin: filepath.Join(h.binDir, "wsc"), mode: "ws",
 			echo: "/samples/echo", bcast: "/samples/broadcast", stats: true,
+			args: func(addr, stats string) []string { return []string{"-listen", addr, "-admin", stats} }},
+		{name: "wsc-inline", label: "wsc, inline endpoint", bin: filepath.Join(h.binDir, "wsc"), mode: "ws",
+			echo: "/samples/echo-inline", stats: true,
 			args: func(addr, stats string) []string { return []string{"-listen", addr, "-admin", stats} }},
 		peer("gorilla", "gorilla/websocket"),
 		peer("gws", "lxzan/gws"),

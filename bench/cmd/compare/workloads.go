@@ -134,7 +134,7 @@ func (h *harness) echoCases(ctx context.Context, title, intro string, cases []ec
 			if raw, ok := med["raw"]; ok && s.name != "raw" {
 				xr = fmt.Sprintf("%.2f", med[s.name][0]/raw[0])
 				xc = fmt.Sprintf("%.2f", med[s.name][1]/raw[1])
-				if s.name == "wsc" {
+				if strings.HasPrefix(s.name, "wsc") {
 					// The per-round ratios pair runs made back to back.
 					var rr, rc []float64
 					for _, a := range res["raw"] {
@@ -165,12 +165,12 @@ func (h *harness) echoCases(ctx context.Context, title, intro string, cases []ec
 func (h *harness) w2(ctx context.Context) error {
 	var cases []echoCase
 	if !h.full {
-		cases = []echoCase{{conns: 1000, size: 1024, servers: []string{"raw", "wsc", "gorilla", "gws"}}}
+		cases = []echoCase{{conns: 1000, size: 1024, servers: []string{"raw", "wsc", "wsc-inline", "gorilla", "gws"}}}
 	} else {
-		all := append([]string{"raw"}, wsServers...)
+		all := append([]string{"raw", "wsc-inline"}, wsServers...)
 		for _, conns := range []int{100, 1000, 10000} {
 			for _, size := range []int{64, 1024, 8192} {
-				c := echoCase{conns: conns, size: size, servers: []string{"raw", "wsc"}}
+				c := echoCase{conns: conns, size: size, servers: []string{"raw", "wsc", "wsc-inline"}}
 				if conns == 1000 || (conns == 10000 && size == 1024) {
 					c.servers = all
 				}
@@ -183,7 +183,9 @@ func (h *harness) w2(ctx context.Context) error {
 			"before the next. The raw gnet TCP echo does the same with bare bytes: it is the ceiling for a server "+
 			"on gnet (same loop, same syscalls). The load generator shares the 2 cores, so msg/s is partly "+
 			"client-bound; server CPU-µs per message is the main figure. \"× raw\" columns are ratios of the medians "+
-			"to the raw echo's; for wsc the range of the per-round ratios follows in brackets.", cases)
+			"to the raw echo's; for wsc the range of the per-round ratios follows in brackets. \"wsc\" is the default "+
+			"path (/samples/echo: decoder → mailbox → executor → endpoint → send path); \"wsc, inline endpoint\" is "+
+			"the same echo with ServerConfig.Inline (/samples/echo-inline): its callbacks run on the event loop.", cases)
 }
 
 // w3 is pipelined echo.
@@ -193,7 +195,7 @@ func (h *harness) w3(ctx context.Context) error {
 	}
 	var cases []echoCase
 	for _, size := range []int{64, 1024} {
-		cases = append(cases, echoCase{conns: 1000, size: size, inflight: 16, servers: []string{"raw", "wsc", "gorilla", "gws", "nbio"}})
+		cases = append(cases, echoCase{conns: 1000, size: size, inflight: 16, servers: []string{"raw", "wsc", "wsc-inline", "gorilla", "gws", "nbio"}})
 	}
 	return h.echoCases(ctx, "W3: pipelined echo",
 		"16 messages in flight per connection: the server gets several frames per read and can answer them "+
@@ -320,7 +322,7 @@ func (h *harness) w4(ctx context.Context) error {
 	cases := []bcase{{1000, []float64{50000, 100000}}}
 	servers := []string{"wsc"}
 	if h.full {
-		cases = []bcase{{1000, []float64{50000, 100000, 200000, 400000}}, {10000, []float64{50000, 100000, 200000, 400000}}}
+		cases = []bcase{{1000, []float64{50000, 100000, 200000, 400000}}, {10000, []float64{50000, 100000, 200000}}}
 		servers = wsServers
 	}
 	const size = 1024
@@ -474,7 +476,7 @@ func (h *harness) w5(ctx context.Context) error {
 		return nil
 	}
 	const conns, size = 1000, 1024
-	list := h.pick("raw", "wsc", "gws")
+	list := h.pick("raw", "wsc", "wsc-inline", "gws")
 	ref := math.NaN()
 	if m, ok := h.rep.echo[echoCase{conns: conns, size: size}.key()]["raw"]; ok {
 		ref = m[0]
