@@ -21,8 +21,8 @@ type batcher struct {
 // sendBatched writes w, or adds it to the batch when batching is allowed,
 // flushing the batch once it reaches BatchingBufferBytes.
 func (s *session) sendBatched(w wframe, policy sendPolicy, done endpoint.SendHandler) error {
-	b := &s.batch
-	if !b.on.Load() {
+	b := s.batch.Load()
+	if b == nil || !b.on.Load() {
 		// Not batching: no lock. A send racing SetBatchingAllowed from
 		// another goroutine has no order with it anyway.
 		return s.transmit(w, false, policy, done)
@@ -46,14 +46,13 @@ func (s *session) sendBatched(w wframe, policy sendPolicy, done endpoint.SendHan
 		done(nil)
 	}
 	if len(*b.buf) >= s.settings().BatchingBufferBytes {
-		return s.flushLocked(policy)
+		return s.flushLocked(b, policy)
 	}
 	return nil
 }
 
 // flushLocked hands the batch to the send path. b.mu must be held.
-func (s *session) flushLocked(policy sendPolicy) error {
-	b := &s.batch
+func (s *session) flushLocked(b *batcher, policy sendPolicy) error {
 	if b.buf == nil || len(*b.buf) == 0 {
 		return nil
 	}
@@ -64,35 +63,55 @@ func (s *session) flushLocked(policy sendPolicy) error {
 
 // SetBatchingAllowed implements endpoint.Batching.
 func (s *session) SetBatchingAllowed(allowed bool) error {
-	b := &s.batch
+	b := s.batch.Load()
+	if b == nil {
+		if !allowed {
+			return nil
+		}
+		// The first time: sessions that never batch hold no batcher.
+		s.batch.CompareAndSwap(nil, new(batcher))
+		b = s.batch.Load()
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.allowed = allowed
 	b.on.Store(allowed)
 	if !allowed {
-		return s.flushLocked(policyBasic)
+		return s.flushLocked(b, policyBasic)
 	}
 	return nil
 }
 
 // BatchingAllowed implements endpoint.Batching.
 func (s *session) BatchingAllowed() bool {
-	s.batch.mu.Lock()
-	defer s.batch.mu.Unlock()
-	return s.batch.allowed
+	b := s.batch.Load()
+	if b == nil {
+		return false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.allowed
 }
 
 // FlushBatch implements endpoint.Batching.
 func (s *session) FlushBatch() error {
-	s.batch.mu.Lock()
-	defer s.batch.mu.Unlock()
-	return s.flushLocked(policyBasic)
+	b := s.batch.Load()
+	if b == nil {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return s.flushLocked(b, policyBasic)
 }
 
 // flushBeforeClose writes the batch ahead of a close frame, without
 // waiting for room.
 func (s *session) flushBeforeClose() {
-	s.batch.mu.Lock()
-	defer s.batch.mu.Unlock()
-	_ = s.flushLocked(policyAsync)
+	b := s.batch.Load()
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	_ = s.flushLocked(b, policyAsync)
 }

@@ -278,11 +278,21 @@ func (s *session) upgrade(req []byte) gnet.Action {
 
 // apply records a successful handshake's outcome on the session.
 func (s *session) apply(res *handshakeResult) {
-	s.ep, s.ctx, s.pathPar = res.ep, res.ep.ctx, res.params
+	s.ep, s.ctx = res.ep, res.ep.ctx
 	s.idleNanos.Store(int64(s.ctx.settings.IdleTimeout))
 	s.touch()
-	s.uri, s.subprot, s.deflate = res.uri, res.subprot, res.deflate
-	s.client = resolveClient(peerAddr(s.remote), res.forwarded, res.xff, s.ctx.settings.TrustedProxies)
+	s.uri, s.deflate = res.uri, res.deflate
+	if len(res.params) > 0 {
+		s.extras().pathPar = res.params
+	}
+	if res.subprot != "" {
+		s.extras().subprot = res.subprot
+	}
+	peer := peerAddr(s.remote)
+	if c := resolveClient(peer, res.forwarded, res.xff, s.ctx.settings.TrustedProxies); c != peer {
+		x := s.extras()
+		x.client, x.hasClient = c, true
+	}
 	if s.httpSess == nil {
 		if v := sessionCookie(res.cookies); v != "" {
 			s.httpSess = s.ctx.sessions.lookup(v) // looked up, not extended
@@ -376,7 +386,9 @@ func (s *session) configure(cf endpoint.Configurator, req []byte, res *handshake
 		}
 		s.endpoint = ep
 	}
-	s.principal = hreq.Principal
+	if hreq.Principal != nil {
+		s.extras().principal = hreq.Principal
+	}
 	return resp.Header, nil
 }
 
@@ -587,15 +599,16 @@ func (s *session) open(fromLoop bool) bool {
 // the direct peer, or the client a trusted proxy named (see forwarded.go).
 // The port is there only when it is known.
 func (s *session) setRemoteProps() {
-	if !s.client.ip.IsValid() {
+	client := s.client()
+	if !client.ip.IsValid() {
 		return
 	}
-	addr := s.client.ip.String()
+	addr := client.ip.String()
 	p := s.userProps()
 	p.Set(endpoint.PropRemoteAddr, addr)
 	p.Set(endpoint.PropRemoteHost, addr)
-	if s.client.port > 0 {
-		p.Set(endpoint.PropRemotePort, s.client.port)
+	if client.port > 0 {
+		p.Set(endpoint.PropRemotePort, client.port)
 	}
 }
 

@@ -54,21 +54,16 @@ type session struct {
 	// is dropped once the session opens, so an open session holds none.
 	hsTimer  atomic.Pointer[time.Timer]
 	remote   net.Addr
-	client   clientAddr   // the client, through trusted proxies
-	httpSess *httpSession // the HTTP session the handshake's cookie named, or nil
+	x        *sessionExtras // what few sessions have; nil if none
+	httpSess *httpSession   // the HTTP session the handshake's cookie named, or nil
 	ctx      *webContext
 	ep       *mapping
 	uri      string
-	subprot  string
-	pathPar  map[string]string
 	deflate  *deflateState // nil unless permessage-deflate was negotiated
 	// busy: a plain HTTP request or a handed-off handshake is being served
 	// on the executor (set on the loop, cleared by the executor); the
 	// connection's later bytes wait.
 	busy atomic.Bool
-	// principal is the user the Configurator authenticated, or nil.
-	principal endpoint.Principal
-
 	// Inbound frame decoding [loop].
 	in inbound
 
@@ -80,7 +75,7 @@ type session struct {
 
 	// Outbound, guarded by out.mu (see send.go), and batching (batch.go).
 	out   outbound
-	batch batcher
+	batch atomic.Pointer[batcher] // nil until batching is first allowed
 
 	// Mailbox of events for the endpoint, guarded by mbMu (see dispatch.go).
 	mbMu      sync.Mutex
@@ -104,17 +99,49 @@ type session struct {
 	opened    bool
 	closeDone bool
 	inline    bool // the endpoint runs on the event loop (ServerConfig.Inline); set before OnOpen
-	epMu      sync.Mutex
-	handlers  atomic.Pointer[handlers]
+	// hasCloseReason: closeReason is set (guarded by wmu, like it).
+	hasCloseReason bool
+	epMu           sync.Mutex
+	handlers       atomic.Pointer[handlers]
 
 	// closeReason is the reason OnClose reports, set once by whoever starts
 	// the closing handshake (guarded by wmu).
-	closeReason    endpoint.CloseReason
-	hasCloseReason bool
+	closeReason endpoint.CloseReason
 
-	traffic   trafficCounters // added to the context's when the session ends
-	props     endpoint.Properties
-	propsOnce sync.Once // fills the remote address properties on first use
+	traffic   trafficCounters                     // added to the context's when the session ends
+	props     atomic.Pointer[endpoint.Properties] // allocated on first use
+	propsOnce sync.Once                           // fills the remote address properties on first use
+}
+
+// sessionExtras holds the handshake's results that most sessions do not
+// have, so that an idle session stays small. Set during the handshake,
+// read-only afterwards.
+type sessionExtras struct {
+	// client is the client a trusted proxy named, when it is not the
+	// direct peer.
+	client    clientAddr
+	hasClient bool
+	// principal is the user the Configurator authenticated, or nil.
+	principal endpoint.Principal
+	subprot   string
+	pathPar   map[string]string
+}
+
+// extras returns the session's extras, allocating them. Handshake only.
+func (s *session) extras() *sessionExtras {
+	if s.x == nil {
+		s.x = new(sessionExtras)
+	}
+	return s.x
+}
+
+// client returns the client's address: the direct peer, or the client a
+// trusted proxy named.
+func (s *session) client() clientAddr {
+	if s.x != nil && s.x.hasClient {
+		return s.x.client
+	}
+	return peerAddr(s.remote)
 }
 
 var sessionIDs atomic.Uint64
@@ -147,8 +174,11 @@ func (s *session) RequestParameters() url.Values { return s.RequestURI().Query()
 
 // PathParameters implements endpoint.Session.
 func (s *session) PathParameters() map[string]string {
-	m := make(map[string]string, len(s.pathPar))
-	for k, v := range s.pathPar {
+	if s.x == nil {
+		return map[string]string{}
+	}
+	m := make(map[string]string, len(s.x.pathPar))
+	for k, v := range s.x.pathPar {
 		m[k] = v
 	}
 	return m
@@ -168,11 +198,20 @@ func (s *session) userProps() *endpoint.Properties {
 	if s.httpSess != nil && s.ctx != nil && s.ctx.settings.DistributedUserProperties {
 		return &s.httpSess.wsProps
 	}
-	return &s.props
+	if p := s.props.Load(); p != nil {
+		return p
+	}
+	s.props.CompareAndSwap(nil, new(endpoint.Properties))
+	return s.props.Load()
 }
 
 // NegotiatedSubprotocol implements endpoint.Session.
-func (s *session) NegotiatedSubprotocol() string { return s.subprot }
+func (s *session) NegotiatedSubprotocol() string {
+	if s.x == nil {
+		return ""
+	}
+	return s.x.subprot
+}
 
 // NegotiatedExtensions implements endpoint.Session.
 func (s *session) NegotiatedExtensions() []string {
@@ -190,7 +229,12 @@ func (s *session) IsOpen() bool { return s.getState() == stateOpen }
 func (s *session) IsSecure() bool { return false }
 
 // UserPrincipal implements endpoint.Session.
-func (s *session) UserPrincipal() endpoint.Principal { return s.principal }
+func (s *session) UserPrincipal() endpoint.Principal {
+	if s.x == nil {
+		return nil
+	}
+	return s.x.principal
+}
 
 // HTTPSession implements endpoint.Session.
 func (s *session) HTTPSession() endpoint.HTTPSession {
