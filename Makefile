@@ -11,12 +11,14 @@ vet:
 	go vet ./...
 	cd bench && go vet ./...
 
-# Everything with the race detector, then the allocation test (the race
-# detector makes sync.Pool drop buffers, so it runs without), then each
-# fuzzer briefly.
+# Everything with the race detector, then the allocation tests (the race
+# detector makes sync.Pool drop buffers, so they run without), the
+# benchmark harness's own tests (its load generator and peer servers, not
+# timed), then each fuzzer briefly.
 test: vet
 	go test -race -count=1 -timeout 20m ./...
 	go test -count=1 -run 'Allocs' ./container/
+	cd bench && go test -count=1 ./...
 	$(MAKE) fuzz
 
 # -fuzzminimizetime bounds how long a new input is minimized (default 60 s,

@@ -23,7 +23,9 @@
 // Threading. gnet calls OnOpen, OnTraffic and OnClose on the connection's
 // event loop; they never block. Frames are decoded there, control frames
 // are answered there, and whole messages go to the session's mailbox, which
-// the web context's executor drains one session at a time. Sends write
+// the web context's executor drains one session at a time; for an Inline
+// endpoint (endpoint.ServerConfig.Inline) the event loop drains it itself,
+// right after posting, and a Basic send made there never waits. Sends write
 // straight to the socket from the sending goroutine while the session has
 // nothing queued in gnet, and through gnet's AsyncWrite otherwise (see
 // send.go). Lock order: Container.mu → mapping.mu; a session's mailbox and

@@ -159,11 +159,16 @@ func (r *running) mem() (memStats, error) {
 		if !ok {
 			continue
 		}
-		n, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		// "# Stack = inuse / sys"; the others are "# Name = n".
+		f := strings.Fields(v)
+		if len(f) == 0 {
+			continue
+		}
+		n, _ := strconv.ParseFloat(f[0], 64)
 		switch k {
 		case "HeapInuse":
 			m.heapInuse = n
-		case "StackInuse":
+		case "Stack":
 			m.stackInuse = n
 		}
 	}
