@@ -146,19 +146,27 @@ func TestInlinePanicAndLifecycle(t *testing.T) {
 }
 
 // TestInlineSlowReader: an inline endpoint flooding a client that does not
-// read never blocks the event loop: the session is closed when its send
-// queue is full, and the other sessions keep being served.
+// read never blocks the event loop: a Basic send there does not wait, the
+// session is closed when its send queue is full, and the other sessions
+// keep being served.
 func TestInlineSlowReader(t *testing.T) {
+	type result struct {
+		sent int
+		err  error
+	}
+	results := make(chan result, 1)
 	flood := &endpoint.ServerConfig{Path: "/flood", Inline: true, New: func() endpoint.Endpoint {
 		return openFunc(func(s endpoint.Session) {
 			b := s.Basic()
 			chunk := make([]byte, 64<<10)
 			s.SetRawTextHandler(func([]byte) {
 				for i := 0; i < 1024; i++ { // 64 MiB: far beyond the send limit
-					if b.SendBinary(chunk) != nil {
+					if err := b.SendBinary(chunk); err != nil {
+						results <- result{i, err}
 						return
 					}
 				}
+				results <- result{1024, nil}
 			})
 		})
 	}}
@@ -166,17 +174,25 @@ func TestInlineSlowReader(t *testing.T) {
 	settings.Executor = ExecutorSettings{Min: 1, Max: 1}
 	_, addr := startServer(t, settings, flood, inlineEcho("/inline"))
 	slow := dial(t, addr, "/t/flood")
+	fast := dial(t, addr, "/t/inline")
 	if err := wsutil.WriteClientText(slow, []byte("go")); err != nil {
 		t.Fatal(err)
 	}
-	fast := dial(t, addr, "/t/inline")
+	select {
+	case r := <-results:
+		if r.err == nil || r.sent >= 1024 {
+			t.Fatalf("the flood sent %d of 1024 chunks (%v) to a client that does not read", r.sent, r.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a Basic send on the event loop waited for a client that does not read")
+	}
 	for i := 0; i < 20; i++ {
 		if err := wsutil.WriteClientText(fast, []byte("ping")); err != nil {
 			t.Fatal(err)
 		}
 		_ = fast.SetReadDeadline(time.Now().Add(5 * time.Second))
 		if got, err := wsutil.ReadServerText(fast); err != nil || string(got) != "ping" {
-			t.Fatalf("echo while the flood is queued: %q %v", got, err)
+			t.Fatalf("echo after the flood: %q %v", got, err)
 		}
 	}
 	// The slow session's stream ends: what the socket held, then EOF.
