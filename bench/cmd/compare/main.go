@@ -271,8 +271,11 @@ func (h *harness) pick(names ...string) []*server {
 var wsServers = []string{"wsc", "gorilla", "gws", "coder", "gobwas", "nbio"}
 
 // interleave runs fn for every server over h.rounds rounds, flipping the
-// order every round.
-func (h *harness) interleave(ctx context.Context, list []*server, fn func(ctx context.Context, s *server, round int) error) error {
+// order every round. An error of wsc or raw fails the case; a peer that
+// fails is left out of the later rounds, and its error is returned in
+// peerErrs for the table.
+func (h *harness) interleave(ctx context.Context, list []*server, fn func(ctx context.Context, s *server, round int) error) (peerErrs map[string]error, err error) {
+	peerErrs = map[string]error{}
 	for r := 1; r <= h.rounds; r++ {
 		order := slices.Clone(list)
 		if r%2 == 0 {
@@ -280,15 +283,28 @@ func (h *harness) interleave(ctx context.Context, list []*server, fn func(ctx co
 		}
 		for _, s := range order {
 			if ctx.Err() != nil {
-				return ctx.Err()
+				return peerErrs, ctx.Err()
+			}
+			if peerErrs[s.name] != nil {
+				continue
 			}
 			if err := fn(ctx, s, r); err != nil {
-				return fmt.Errorf("round %d, %s: %w", r, s.name, err)
+				err = fmt.Errorf("round %d, %s: %w", r, s.name, err)
+				if !isOurs(s) {
+					fmt.Fprintln(os.Stderr, "  peer failed:", err)
+					peerErrs[s.name] = err
+					continue
+				}
+				return peerErrs, err
 			}
 		}
 	}
-	return nil
+	return peerErrs, nil
 }
+
+// isOurs reports whether s is wsc or the raw gnet baseline, whose errors
+// fail the run; a peer's are reported in its row.
+func isOurs(s *server) bool { return s.name == "raw" || strings.HasPrefix(s.name, "wsc") }
 
 // split spreads n connections over load processes of at most per each,
 // every process with source addresses of its own (127.0.0.x), and returns

@@ -90,7 +90,7 @@ func (h *harness) echoCases(ctx context.Context, title, intro string, cases []ec
 	for _, c := range cases {
 		list := h.pick(c.servers...)
 		res := map[string][]sample{}
-		err := h.interleave(ctx, list, func(ctx context.Context, s *server, round int) error {
+		peerErrs, err := h.interleave(ctx, list, func(ctx context.Context, s *server, round int) error {
 			return h.once(ctx, s, fmt.Sprintf("echo-%d-%d-%d-r%d", c.conns, c.size, c.inflight, round), func(srv *running) error {
 				var extra []string
 				if c.inflight > 1 {
@@ -111,6 +111,9 @@ func (h *harness) echoCases(ctx context.Context, title, intro string, cases []ec
 		}
 		med := map[string][2]float64{}
 		for _, s := range list {
+			if len(res[s.name]) == 0 {
+				continue
+			}
 			var mps, cpu []float64
 			for _, r := range res[s.name] {
 				mps = append(mps, r.res.MsgPerS)
@@ -121,6 +124,10 @@ func (h *harness) echoCases(ctx context.Context, title, intro string, cases []ec
 		h.rep.echo[c.key()] = med
 		for _, s := range list {
 			rs := res[s.name]
+			if perr := peerErrs[s.name]; perr != nil || len(rs) == 0 {
+				sec.row(c.key(), s.label, itoa(len(rs)), "failed: "+shorten(fmt.Sprint(perr)), "", "", "", "", "")
+				continue
+			}
 			var mps, cpu, p50, p99, sc, lc []float64
 			for _, r := range rs {
 				mps = append(mps, r.res.MsgPerS)
@@ -267,7 +274,12 @@ func (h *harness) w1(ctx context.Context) error {
 			return srv.alive()
 		})
 		if err != nil {
-			return err
+			if isOurs(s) {
+				return err
+			}
+			fmt.Fprintln(os.Stderr, "  peer failed:", err)
+			sec.row(append([]string{s.label, "failed: " + shorten(err.Error())}, make([]string, 4)...)...)
+			continue
 		}
 		slopes[s.name] = [3]float64{slope(xs, user), slope(xs, rss), slope(xs, gor)}
 		var at []string
@@ -375,7 +387,12 @@ func (h *harness) w4(ctx context.Context) error {
 				return nil
 			})
 			if err != nil {
-				return err
+				if isOurs(s) {
+					return err
+				}
+				fmt.Fprintln(os.Stderr, "  peer failed:", err)
+				sec.row(append([]string{itoa(c.subs), s.label, "failed: " + shorten(err.Error())}, make([]string, 4)...)...)
+				continue
 			}
 			h.rep.bcast[fmt.Sprint(c.subs)+"/"+s.name] = best.res.DeliveriesPerS
 			sec.row(itoa(c.subs), s.label, fmt.Sprintf("%.0f (%.0fk)", best.res.DeliveriesPerS, bestTarget/1000),
@@ -500,7 +517,7 @@ func (h *harness) w5(ctx context.Context) error {
 	for _, pct := range []int{50, 80, 95} {
 		rate := ref * float64(pct) / 100
 		res := map[string][]sample{}
-		err := h.interleave(ctx, list, func(ctx context.Context, s *server, round int) error {
+		peerErrs, err := h.interleave(ctx, list, func(ctx context.Context, s *server, round int) error {
 			return h.once(ctx, s, fmt.Sprintf("w5-%d-r%d", pct, round), func(srv *running) error {
 				args := h.echoArgs(srv, conns, size)
 				for i := range args {
@@ -520,6 +537,10 @@ func (h *harness) w5(ctx context.Context) error {
 		}
 		p99 := map[string]float64{}
 		for _, s := range list {
+			if peerErrs[s.name] != nil || len(res[s.name]) == 0 {
+				sec.row(fmt.Sprintf("%d%%", pct), s.label, fmt.Sprintf("%.0f", rate), "failed: "+shorten(fmt.Sprint(peerErrs[s.name])), "", "", "")
+				continue
+			}
 			var v []float64
 			for _, r := range res[s.name] {
 				v = append(v, r.res.P99us)
@@ -527,6 +548,9 @@ func (h *harness) w5(ctx context.Context) error {
 			p99[s.name] = median(v)
 		}
 		for _, s := range list {
+			if peerErrs[s.name] != nil || len(res[s.name]) == 0 {
+				continue
+			}
 			var mps, p50, p999, cpu []float64
 			for _, r := range res[s.name] {
 				mps = append(mps, r.res.MsgPerS)
@@ -572,7 +596,12 @@ func (h *harness) w6(ctx context.Context) error {
 			return nil
 		})
 		if err != nil {
-			return err
+			if isOurs(s) {
+				return err
+			}
+			fmt.Fprintln(os.Stderr, "  peer failed:", err)
+			sec.row(append([]string{s.label, "failed: " + shorten(err.Error())}, make([]string, 2)...)...)
+			continue
 		}
 	}
 
@@ -609,7 +638,12 @@ func (h *harness) w6(ctx context.Context) error {
 			return nil
 		})
 		if err != nil {
-			return err
+			if isOurs(s) {
+				return err
+			}
+			fmt.Fprintln(os.Stderr, "  peer failed:", err)
+			sec.row(append([]string{s.label, "failed: " + shorten(err.Error())}, make([]string, 4)...)...)
+			continue
 		}
 	}
 	return nil
@@ -651,7 +685,12 @@ func (h *harness) w7(ctx context.Context) error {
 				return nil
 			})
 			if err != nil {
-				return err
+				if isOurs(s) {
+					return err
+				}
+				fmt.Fprintln(os.Stderr, "  peer failed:", err)
+				sec.row(append([]string{s.label, what, "failed: " + shorten(err.Error())}, make([]string, 4)...)...)
+				continue
 			}
 		}
 		err := h.once(ctx, s, "limit", func(srv *running) error {
@@ -679,7 +718,12 @@ func (h *harness) w7(ctx context.Context) error {
 			return srv.alive()
 		})
 		if err != nil {
-			return err
+			if isOurs(s) {
+				return err
+			}
+			fmt.Fprintln(os.Stderr, "  peer failed:", err)
+			codes[s.name] = "failed: " + shorten(err.Error())
+			continue
 		}
 	}
 	var parts []string
