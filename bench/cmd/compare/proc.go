@@ -44,17 +44,36 @@ type running struct {
 	logf    *os.File
 }
 
-// start starts s on free 127.0.0.1 ports and waits until it listens.
+// start starts s on free 127.0.0.1 ports and waits until it listens. A
+// server that exits before listening (another process took a port in the
+// meantime) is started again on other ports, twice at most.
 func (h *harness) start(ctx context.Context, s *server, tag string) (*running, error) {
-	addr, err := freeAddr()
+	for try := 0; ; try++ {
+		r, err := h.startOnce(ctx, s, tag)
+		if err == nil || try == 2 || !strings.Contains(err.Error(), "exited before listening") {
+			return r, err
+		}
+		fmt.Fprintf(os.Stderr, "    %s: %v: starting it again\n", s.name, firstLine(err.Error()))
+	}
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
+}
+
+func (h *harness) startOnce(ctx context.Context, s *server, tag string) (*running, error) {
+	n := 1
+	if s.stats {
+		n = 2
+	}
+	addrs, err := freeAddrs(n)
 	if err != nil {
 		return nil, err
 	}
-	stats := ""
+	addr, stats := addrs[0], ""
 	if s.stats {
-		if stats, err = freeAddr(); err != nil {
-			return nil, err
-		}
+		stats = addrs[1]
 	}
 	r := &running{s: s, addr: addr, stats: stats, exited: make(chan error, 1),
 		logPath: filepath.Join(h.logDir, fmt.Sprintf("%s-%s.log", s.name, tag))}
@@ -413,14 +432,25 @@ func (g *group) kill() {
 	}
 }
 
-// freeAddr returns a 127.0.0.1 address with a port that was free a moment ago.
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
+// freeAddrs returns n distinct 127.0.0.1 addresses whose ports were free a
+// moment ago: all are held open together, so that no two are the same.
+func freeAddrs(n int) ([]string, error) {
+	var out []string
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			_ = l.Close()
+		}
+	}()
+	for i := 0; i < n; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, l)
+		out = append(out, l.Addr().String())
 	}
-	addr := l.Addr().String()
-	return addr, l.Close()
+	return out, nil
 }
 
 func waitListening(ctx context.Context, addr string, exited chan error) error {
