@@ -180,13 +180,7 @@ func (r *runner) runBroadcast(res *result) {
 	if !r.histOK {
 		return
 	}
-	var lat histTotal
-	for _, c := range subs {
-		if c != nil {
-			lat.add(&c.h)
-		}
-	}
-	lat.fill(res)
+	fillLatency(res, subs, func(c *bcSub) *hist { return &c.h })
 	if pub != nil {
 		res.Published = ptr(pub.sentWin)
 		var lag histTotal

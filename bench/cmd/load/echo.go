@@ -81,24 +81,10 @@ func (r *runner) runEcho(res *result) {
 		return
 	}
 
-	counts := func() []uint64 {
-		out := make([]uint64, len(conns))
-		for i, c := range conns {
-			out[i] = c.count.Load()
-		}
-		return out
+	t := &tally{}
+	for _, c := range conns {
+		t.counters = append(t.counters, &c.count)
 	}
-	total := func() uint64 {
-		var n uint64
-		for _, c := range conns {
-			n += c.count.Load()
-		}
-		return n
-	}
-	var before, after []uint64
-	atStart := func() { before = counts() }
-	atEnd := func() { after = counts() }
-
 	var loops sync.WaitGroup // closed loop: every loop; open loop: the schedulers
 	warmupEnd := time.Now().Add(cfg.warmup)
 	var sched *schedule
@@ -118,16 +104,10 @@ func (r *runner) runEcho(res *result) {
 		}
 	}
 
-	secs, ok := r.window(warmupEnd, total, atStart, atEnd)
+	secs, ok := r.window(warmupEnd, t.total, t.start, t.end)
 	if ok {
 		res.Seconds = secs
-		minConn := ^uint64(0)
-		for i := range after {
-			n := after[i] - before[i]
-			res.Messages += n
-			minConn = min(minConn, n)
-		}
-		res.MinConnMessages = ptr(minConn)
+		t.fill(res)
 		res.MsgPerS = float64(res.Messages) / secs
 		r.drainEcho(conns, &loops)
 	}
@@ -137,13 +117,7 @@ func (r *runner) runEcho(res *result) {
 	if !r.histOK {
 		return
 	}
-	var lat histTotal
-	for _, c := range conns {
-		if c != nil {
-			lat.add(&c.h)
-		}
-	}
-	lat.fill(res)
+	fillLatency(res, conns, func(c *echoConn) *hist { return &c.h })
 	if sched != nil {
 		var lag histTotal
 		for _, h := range lags {

@@ -145,3 +145,15 @@ func (t *histTotal) fill(res *result) {
 	res.MaxUs = float64(t.max) / 1e3
 	res.Hist = t.pairs()
 }
+
+// fillLatency merges the histogram of every connection (nil entries are
+// connections that never dialed) into res.
+func fillLatency[C any](res *result, conns []*C, h func(*C) *hist) {
+	var lat histTotal
+	for _, c := range conns {
+		if c != nil {
+			lat.add(h(c))
+		}
+	}
+	lat.fill(res)
+}

@@ -111,35 +111,18 @@ func (r *runner) runLarge(res *result) {
 		return
 	}
 
-	counts := func() []uint64 {
-		out := make([]uint64, len(conns))
-		for i, c := range conns {
-			out[i] = c.count.Load()
-		}
-		return out
-	}
-	total := func() uint64 {
-		var n uint64
-		for _, c := range conns {
-			n += c.count.Load()
-		}
-		return n
+	t := &tally{}
+	for _, c := range conns {
+		t.counters = append(t.counters, &c.count)
 	}
 	var loops sync.WaitGroup
 	for _, c := range conns {
 		r.spawn(&loops, func() error { return r.largeLoop(c, want) })
 	}
-	var before, after []uint64
-	secs, ok := r.window(time.Now().Add(cfg.warmup), total, func() { before = counts() }, func() { after = counts() })
+	secs, ok := r.window(time.Now().Add(cfg.warmup), t.total, t.start, t.end)
 	if ok {
 		res.Seconds = secs
-		minConn := ^uint64(0)
-		for i := range after {
-			n := after[i] - before[i]
-			res.Messages += n
-			minConn = min(minConn, n)
-		}
-		res.MinConnMessages = ptr(minConn)
+		t.fill(res)
 		res.MsgPerS = float64(res.Messages) / secs
 		res.MBPerS = ptr(float64(res.Messages) * float64(cfg.size) / secs / 1e6)
 		select {
@@ -153,13 +136,7 @@ func (r *runner) runLarge(res *result) {
 	if !r.histOK {
 		return
 	}
-	var lat histTotal
-	for _, c := range conns {
-		if c != nil {
-			lat.add(&c.h)
-		}
-	}
-	lat.fill(res)
+	fillLatency(res, conns, func(c *largeConn) *hist { return &c.h })
 }
 
 // largeLoop is a connection's closed loop of large messages. The message

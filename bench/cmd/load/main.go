@@ -648,3 +648,40 @@ func (r *runner) sleepUntil(tm *time.Timer, t int64) bool {
 		return false
 	}
 }
+
+// tally reads one message counter per connection at the window marks.
+type tally struct {
+	counters      []*atomic.Uint64
+	before, after []uint64
+}
+
+func (t *tally) snapshot() []uint64 {
+	out := make([]uint64, len(t.counters))
+	for i, c := range t.counters {
+		out[i] = c.Load()
+	}
+	return out
+}
+
+// total is the progress the stall watch follows.
+func (t *tally) total() uint64 {
+	var n uint64
+	for _, c := range t.counters {
+		n += c.Load()
+	}
+	return n
+}
+
+func (t *tally) start() { t.before = t.snapshot() }
+func (t *tally) end()   { t.after = t.snapshot() }
+
+// fill sets res.Messages and res.MinConnMessages to the window's counts.
+func (t *tally) fill(res *result) {
+	minConn := ^uint64(0)
+	for i := range t.after {
+		n := t.after[i] - t.before[i]
+		res.Messages += n
+		minConn = min(minConn, n)
+	}
+	res.MinConnMessages = ptr(minConn)
+}
