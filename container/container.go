@@ -115,27 +115,49 @@ type mapping struct {
 	cfg      *endpoint.ServerConfig
 	fullPath string
 
-	mu       sync.Mutex
-	sessions map[*session]struct{}
+	// The sessions form a list through session.prev and session.next, so
+	// an idle session costs its mapping no map entry (guarded by mu).
+	mu    sync.Mutex
+	head  *session
+	count int
 }
 
+// add puts s on the list. A session is on at most one list at a time.
 func (m *mapping) add(s *session) {
 	m.mu.Lock()
-	m.sessions[s] = struct{}{}
+	s.prev, s.next = nil, m.head
+	if m.head != nil {
+		m.head.prev = s
+	}
+	m.head = s
+	m.count++
 	m.mu.Unlock()
 }
 
+// remove takes s off the list; removing a session that is not on it does
+// nothing.
 func (m *mapping) remove(s *session) {
 	m.mu.Lock()
-	delete(m.sessions, s)
+	if s.prev != nil || m.head == s {
+		if s.prev != nil {
+			s.prev.next = s.next
+		} else {
+			m.head = s.next
+		}
+		if s.next != nil {
+			s.next.prev = s.prev
+		}
+		s.prev, s.next = nil, nil
+		m.count--
+	}
 	m.mu.Unlock()
 }
 
 func (m *mapping) openSessions() []endpoint.Session {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make([]endpoint.Session, 0, len(m.sessions))
-	for s := range m.sessions {
+	out := make([]endpoint.Session, 0, m.count)
+	for s := m.head; s != nil; s = s.next {
 		if s.IsOpen() {
 			out = append(out, s)
 		}
@@ -146,8 +168,8 @@ func (m *mapping) openSessions() []endpoint.Session {
 func (m *mapping) all() []*session {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make([]*session, 0, len(m.sessions))
-	for s := range m.sessions {
+	out := make([]*session, 0, m.count)
+	for s := m.head; s != nil; s = s.next {
 		out = append(out, s)
 	}
 	return out
@@ -203,7 +225,7 @@ func (c *Container) Deploy(wc WebContext) error {
 			problems = append(problems, err.Error())
 			continue
 		}
-		m := &mapping{ctx: ctx, cfg: ep, fullPath: path + ep.Path, sessions: map[*session]struct{}{}}
+		m := &mapping{ctx: ctx, cfg: ep, fullPath: path + ep.Path}
 		if err := ctx.routes.Add(tmpl, m); err != nil {
 			problems = append(problems, err.Error())
 			continue
@@ -369,8 +391,8 @@ func (h *handler) OnOpen(conn gnet.Conn) ([]byte, gnet.Action) {
 
 func (h *handler) OnTraffic(conn gnet.Conn) gnet.Action {
 	s := conn.Context().(*session)
-	s.onLoop.Store(true)
-	defer s.onLoop.Store(false)
+	s.setFlag(flagOnLoop)
+	defer s.clearFlag(flagOnLoop)
 	if s.getState() == stateHandshake {
 		return s.onHandshakeTraffic()
 	}
@@ -398,17 +420,16 @@ func (h *handler) OnClose(conn gnet.Conn, _ error) gnet.Action {
 	s.traffic.addTo(&s.ctx.count.ended)
 	s.ctx.count.foldMu.Unlock()
 	s.out.mu.Lock()
-	if !s.hasCloseReason {
-		s.closeReason = endpoint.CloseReason{Code: endpoint.CloseClosedAbnormally}
-		s.hasCloseReason = true
+	if s.closeReason == nil {
+		s.closeReason = &endpoint.CloseReason{Code: endpoint.CloseClosedAbnormally}
 	}
 	code := s.closeReason.Code
 	s.out.mu.Unlock()
 	s.ctx.open.Add(-1)
 	s.ctx.count.closed(code)
-	s.onLoop.Store(true) // an inline endpoint's OnClose runs here
+	s.setFlag(flagOnLoop) // an inline endpoint's OnClose runs here
 	s.post(event{kind: evClose})
-	s.onLoop.Store(false)
+	s.clearFlag(flagOnLoop)
 	return gnet.None
 }
 

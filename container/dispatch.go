@@ -73,7 +73,7 @@ func (s *session) postPending(ev event) (ok bool, pending int) {
 	if !schedule {
 		return true, pending
 	}
-	if s.inline && s.onLoop.Load() {
+	if s.inline && s.has(flagOnLoop) {
 		// An inline endpoint: deliver now, on the event loop.
 		s.run()
 		return true, 0
@@ -144,8 +144,8 @@ func (s *session) run() {
 // openDone lets the decoder go once OnOpen has returned, waking the event
 // loop if it held bytes back meanwhile.
 func (s *session) openDone() {
-	s.opening.Store(false)
-	if s.held.Load() {
+	s.clearFlag(flagOpening)
+	if s.has(flagHeld) {
 		_ = s.c.Wake(nil)
 	}
 }
@@ -153,7 +153,7 @@ func (s *session) openDone() {
 // maybeResume wakes the event loop when decoding was paused for a full
 // mailbox and the endpoint has caught up.
 func (s *session) maybeResume() {
-	if s.paused.Load() && s.pendingInbound() <= s.settings().MaxPendingInboundBytes/2 {
+	if s.has(flagPaused) && s.pendingInbound() <= s.settings().MaxPendingInboundBytes/2 {
 		_ = s.c.Wake(nil)
 	}
 }
@@ -218,7 +218,10 @@ func (s *session) deliver(ev *event) {
 		}
 		if c, ok := s.endpoint.(endpoint.OnCloser); ok {
 			s.out.mu.Lock()
-			r := s.closeReason
+			var r endpoint.CloseReason
+			if s.closeReason != nil {
+				r = *s.closeReason
+			}
 			s.out.mu.Unlock()
 			c.OnClose(s, r)
 		}

@@ -165,7 +165,7 @@ func FuzzFrames(f *testing.F) {
 		ctx := &webContext{settings: Settings{MaxTextMessageBytes: limit, MaxBinaryMessageBytes: limit,
 			Executor: ExecutorSettings{Min: 1, Max: 1}}.withDefaults()}
 		ctx.exec = newExecutor(ctx.settings.Executor)
-		m := &mapping{ctx: ctx, sessions: map[*session]struct{}{},
+		m := &mapping{ctx: ctx,
 			cfg: &endpoint.ServerConfig{Path: "/f", New: func() endpoint.Endpoint { return rec }}}
 		conn := &fakeConn{fd: fds[0]}
 		s := newSession(conn, cont)
@@ -174,7 +174,7 @@ func FuzzFrames(f *testing.F) {
 			s.deflate = &deflateState{takeover: true}
 		}
 		s.open(true)
-		for s.opening.Load() { // frames wait for OnOpen, as in the container
+		for s.has(flagOpening) { // frames wait for OnOpen, as in the container
 			time.Sleep(50 * time.Microsecond)
 		}
 

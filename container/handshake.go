@@ -11,8 +11,10 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/gobwas/httphead"
 	"github.com/gobwas/ws"
@@ -61,7 +63,7 @@ var (
 func (s *session) onHandshakeTraffic() gnet.Action {
 	c := s.c
 	limit := s.cont.cfg.MaxHandshakeBytes
-	if s.busy.Load() {
+	if s.has(flagBusy) {
 		// A plain HTTP request is being served: what follows waits, within
 		// one more request's worth.
 		if c.InboundBuffered() > limit+s.maxRequestBody() {
@@ -138,114 +140,206 @@ type handshakeResult struct {
 // handshake checks an upgrade request (exactly the bytes up to and
 // including the blank line) with gobwas' Upgrader, routes it and negotiates
 // the subprotocol and extensions. It touches no connection, so it can be
-// tested and fuzzed on its own.
+// tested and fuzzed on its own. The result's response is the caller's.
 //
 // With s set (on an executor, see upgradeOnExecutor), the endpoint's
 // Configurator takes part: origin, subprotocol, ModifyHandshake and the
 // endpoint instance.
 func (c *Container) handshake(req []byte, s *session) (handshakeResult, *HTTPError) {
-	var res handshakeResult
-	if !isUpgradeRequest(req) {
-		return res, errNotUpgrade
-	}
-	if c.draining.Load() {
-		return res, errShuttingDown
-	}
-	var host, origin string
-	var rejection *HTTPError
-	u := ws.Upgrader{
-		OnRequest: func(uri []byte) error {
-			res.uri = string(uri)
-			u, err := url.ParseRequestURI(res.uri)
-			if err != nil {
-				rejection = &HTTPError{Status: http.StatusBadRequest, Reason: "bad request URI"}
-				return rejection
-			}
-			res.ep, res.params = c.route(u.EscapedPath())
-			if res.ep == nil {
-				rejection = errNotFound
-				return rejection
-			}
-			return nil
-		},
-		OnHost: func(h []byte) error {
-			host = string(h)
-			return nil
-		},
-		OnHeader: func(key, value []byte) error {
-			switch string(key) {
-			case "Origin":
-				origin = string(value)
-			case "Forwarded":
-				res.forwarded = joinHeader(res.forwarded, value)
-			case "X-Forwarded-For":
-				res.xff = joinHeader(res.xff, value)
-			case "Cookie":
-				res.cookies = append(res.cookies, string(value))
-			}
-			return nil
-		},
-		ProtocolCustom: func(v []byte) (string, bool) {
-			if n, ok := res.ep.cfg.Configurator.(endpoint.SubprotocolNegotiator); ok && s != nil {
-				var requested []string
-				for _, p := range strings.Split(string(v), ",") {
-					requested = append(requested, strings.TrimSpace(p))
-				}
-				return n.NegotiateSubprotocol(res.ep.cfg.Subprotocols, requested), true
-			}
-			return res.ep.chooseSubprotocol(v), true
-		},
-		Negotiate: func(opt httphead.Option) (httphead.Option, error) {
-			if res.ep == nil || !res.ep.ctx.settings.PerMessageDeflate {
-				return httphead.Option{}, nil
-			}
-			if n, ok := res.ep.cfg.Configurator.(endpoint.ExtensionNegotiator); ok && s != nil && !deflateChosen(n, req) {
-				return httphead.Option{}, nil
-			}
-			return negotiateDeflate(opt, &res.deflate)
-		},
-		OnBeforeUpgrade: func() (ws.HandshakeHeader, error) {
-			if !validKey(req) {
-				rejection = errBadKey
-				return nil, rejection
-			}
-			cf := res.ep.cfg.Configurator
-			allowed := res.ep.ctx.originAllowed(origin, host)
-			if oc, ok := cf.(endpoint.OriginChecker); ok && s != nil {
-				allowed = oc.CheckOrigin(origin)
-			}
-			if !allowed {
-				rejection = errForbiddenOrigin
-				return nil, rejection
-			}
-			if cf == nil || s == nil {
-				return nil, nil
-			}
-			hdr, rej := s.configure(cf, req, &res)
-			if rej != nil {
-				rejection = rej
-				return nil, rejection
-			}
-			if len(hdr) == 0 {
-				return nil, nil
-			}
-			return ws.HandshakeHeaderHTTP(hdr), nil
-		},
-	}
-	var resp bytes.Buffer
-	hs, err := u.Upgrade(&struct {
+	h := getHandshaker(c)
+	defer h.put()
+	res, rej := h.run(req, s)
+	res.response = bytes.Clone(res.response)
+	return res, rej
+}
+
+// handshaker is the state of one handshake. Handshakers are pooled with
+// their Upgrader's callbacks bound, so that a handshake leaves little
+// garbage behind: interleaved with the sessions' long-lived objects, the
+// garbage of many handshakes would hold heap spans of idle sessions.
+type handshaker struct {
+	c            *Container
+	s            *session
+	req          []byte
+	res          handshakeResult
+	host, origin string
+	rejection    *HTTPError
+	u            ws.Upgrader
+	rd           bytes.Reader
+	resp         bytes.Buffer
+	rw           struct {
 		io.Reader
 		io.Writer
-	}{bytes.NewReader(req), &resp})
-	if err != nil {
-		if rejection == nil {
-			rejection = mapUpgradeError(err)
-		}
-		return handshakeResult{}, rejection
 	}
-	res.subprot = hs.Protocol
-	res.response = resp.Bytes()
-	return res, nil
+}
+
+var handshakers sync.Pool
+
+func getHandshaker(c *Container) *handshaker {
+	h, _ := handshakers.Get().(*handshaker)
+	if h == nil {
+		h = new(handshaker)
+		h.u = ws.Upgrader{
+			OnRequest:       h.onRequest,
+			OnHost:          h.onHost,
+			OnHeader:        h.onHeader,
+			ProtocolCustom:  h.protocol,
+			Negotiate:       h.negotiate,
+			OnBeforeUpgrade: h.beforeUpgrade,
+		}
+		h.rw.Reader, h.rw.Writer = &h.rd, &h.resp
+	}
+	h.c = c
+	return h
+}
+
+// put returns h to the pool; the response it returned goes with it.
+func (h *handshaker) put() {
+	if h.resp.Cap() > 4<<10 {
+		h.resp = bytes.Buffer{} // a big Configurator header: don't keep it
+	}
+	h.resp.Reset()
+	h.rd.Reset(nil)
+	h.c, h.s, h.req, h.res, h.host, h.origin, h.rejection = nil, nil, nil, handshakeResult{}, "", "", nil
+	handshakers.Put(h)
+}
+
+// run does the handshake; the response in the result lives until put.
+func (h *handshaker) run(req []byte, s *session) (handshakeResult, *HTTPError) {
+	if !isUpgradeRequest(req) {
+		return handshakeResult{}, errNotUpgrade
+	}
+	if h.c.draining.Load() {
+		return handshakeResult{}, errShuttingDown
+	}
+	h.req, h.s = req, s
+	h.rd.Reset(req)
+	hs, err := h.u.Upgrade(&h.rw)
+	if err != nil {
+		if h.rejection == nil {
+			h.rejection = mapUpgradeError(err)
+		}
+		return handshakeResult{}, h.rejection
+	}
+	h.res.subprot = hs.Protocol
+	h.res.response = h.resp.Bytes()
+	return h.res, nil
+}
+
+func (h *handshaker) onRequest(uri []byte) error {
+	res := &h.res
+	var path string
+	if isPlainPath(uri) {
+		res.uri = string(uri)
+		path = res.uri
+	} else {
+		res.uri = string(uri)
+		u, err := url.ParseRequestURI(res.uri)
+		if err != nil {
+			h.rejection = &HTTPError{Status: http.StatusBadRequest, Reason: "bad request URI"}
+			return h.rejection
+		}
+		path = u.EscapedPath()
+	}
+	res.ep, res.params = h.c.route(path)
+	if res.ep == nil {
+		h.rejection = errNotFound
+		return h.rejection
+	}
+	if res.uri == res.ep.fullPath {
+		res.uri = res.ep.fullPath // an idle session holds no copy of its URI
+	}
+	return nil
+}
+
+// isPlainPath reports whether uri is an absolute path of unreserved
+// characters and '/' only: no query, escapes or anything url.Parse would
+// change, so it is its own escaped path.
+func isPlainPath(uri []byte) bool {
+	if len(uri) == 0 || uri[0] != '/' {
+		return false
+	}
+	for _, b := range uri {
+		switch {
+		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
+		case b == '/' || b == '-' || b == '.' || b == '_' || b == '~':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func (h *handshaker) onHost(v []byte) error {
+	h.host = string(v)
+	return nil
+}
+
+func (h *handshaker) onHeader(key, value []byte) error {
+	res := &h.res
+	switch string(key) {
+	case "Origin":
+		h.origin = string(value)
+	case "Forwarded":
+		res.forwarded = joinHeader(res.forwarded, value)
+	case "X-Forwarded-For":
+		res.xff = joinHeader(res.xff, value)
+	case "Cookie":
+		res.cookies = append(res.cookies, string(value))
+	}
+	return nil
+}
+
+func (h *handshaker) protocol(v []byte) (string, bool) {
+	ep := h.res.ep
+	if n, ok := ep.cfg.Configurator.(endpoint.SubprotocolNegotiator); ok && h.s != nil {
+		var requested []string
+		for _, p := range strings.Split(string(v), ",") {
+			requested = append(requested, strings.TrimSpace(p))
+		}
+		return n.NegotiateSubprotocol(ep.cfg.Subprotocols, requested), true
+	}
+	return ep.chooseSubprotocol(v), true
+}
+
+func (h *handshaker) negotiate(opt httphead.Option) (httphead.Option, error) {
+	ep := h.res.ep
+	if ep == nil || !ep.ctx.settings.PerMessageDeflate {
+		return httphead.Option{}, nil
+	}
+	if n, ok := ep.cfg.Configurator.(endpoint.ExtensionNegotiator); ok && h.s != nil && !deflateChosen(n, h.req) {
+		return httphead.Option{}, nil
+	}
+	return negotiateDeflate(opt, &h.res.deflate)
+}
+
+func (h *handshaker) beforeUpgrade() (ws.HandshakeHeader, error) {
+	if !validKey(h.req) {
+		h.rejection = errBadKey
+		return nil, h.rejection
+	}
+	res := &h.res
+	cf := res.ep.cfg.Configurator
+	allowed := res.ep.ctx.originAllowed(h.origin, h.host)
+	if oc, ok := cf.(endpoint.OriginChecker); ok && h.s != nil {
+		allowed = oc.CheckOrigin(h.origin)
+	}
+	if !allowed {
+		h.rejection = errForbiddenOrigin
+		return nil, h.rejection
+	}
+	if cf == nil || h.s == nil {
+		return nil, nil
+	}
+	hdr, rej := h.s.configure(cf, h.req, res)
+	if rej != nil {
+		h.rejection = rej
+		return nil, h.rejection
+	}
+	if len(hdr) == 0 {
+		return nil, nil
+	}
+	return ws.HandshakeHeaderHTTP(hdr), nil
 }
 
 // joinHeader appends a repeated header's value, comma-separated.
@@ -260,7 +354,9 @@ func joinHeader(prev string, v []byte) string {
 // rejection. It returns gnet.Close when it rejected the request. It runs on
 // the event loop, for endpoints without a Configurator.
 func (s *session) upgrade(req []byte) gnet.Action {
-	res, rej := s.cont.handshake(req, nil)
+	h := getHandshaker(s.cont)
+	defer h.put()
+	res, rej := h.run(req, nil)
 	if rej != nil {
 		return s.reject(rej)
 	}
@@ -307,9 +403,9 @@ func (s *session) handOff(m *mapping, req []byte) gnet.Action {
 	b := getBuf(len(req))
 	*b = append(*b, req...)
 	s.ctx = m.ctx
-	s.busy.Store(true)
+	s.setFlag(flagBusy)
 	if !s.post(event{kind: evHandshake, buf: b}) {
-		s.busy.Store(false)
+		s.clearFlag(flagBusy)
 		return s.reject(&HTTPError{Status: http.StatusServiceUnavailable, Reason: "server overloaded"})
 	}
 	return gnet.None
@@ -341,7 +437,7 @@ func (s *session) upgradeOnExecutor(req []byte) {
 		res.ep.ctx.open.Add(-1)
 		return
 	}
-	s.busy.Store(false)
+	s.clearFlag(flagBusy)
 	_ = s.c.Wake(nil) // decode what the client sent meanwhile
 }
 
@@ -585,7 +681,7 @@ func (s *session) open(fromLoop bool) bool {
 			s.out.mu.Unlock()
 		}
 	}
-	s.opening.Store(true)
+	s.setFlag(flagOpening)
 	if !s.state.CompareAndSwap(uint32(stateHandshake), uint32(stateOpen)) {
 		return false
 	}
@@ -595,10 +691,18 @@ func (s *session) open(fromLoop bool) bool {
 	return true
 }
 
-// setRemoteProps records the client's address in the user properties:
-// the direct peer, or the client a trusted proxy named (see forwarded.go).
-// The port is there only when it is known.
-func (s *session) setRemoteProps() {
+// fillProps records the client's address in the user properties, once per
+// session: the direct peer, or the client a trusted proxy named (see
+// forwarded.go). The port is there only when it is known. A caller that
+// finds another goroutine filling them waits until it is done.
+func (s *session) fillProps() {
+	if old := s.flags.Or(uint32(flagPropsFilling)); old&uint32(flagPropsFilling) != 0 {
+		for !s.has(flagPropsFilled) {
+			runtime.Gosched()
+		}
+		return
+	}
+	defer s.setFlag(flagPropsFilled)
 	client := s.client()
 	if !client.ip.IsValid() {
 		return

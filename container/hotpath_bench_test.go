@@ -242,7 +242,7 @@ func newHotEnv(tb testing.TB, pooled bool) *hotEnv {
 	} else {
 		ctx.exec = &executor{tasks: make(chan *session, settings.Executor.QueueSize), quit: make(chan struct{})}
 	}
-	env.m = &mapping{ctx: ctx, fullPath: "/hot", sessions: map[*session]struct{}{},
+	env.m = &mapping{ctx: ctx, fullPath: "/hot",
 		cfg: &endpoint.ServerConfig{Path: "/hot", New: func() endpoint.Endpoint { return &hotEndpoint{} }}}
 	return env
 }
@@ -261,7 +261,7 @@ func (env *hotEnv) session(tb testing.TB, conn *hotConn, ep endpoint.Endpoint) *
 	if env.manual {
 		env.runTasks()
 	}
-	if !waitFor(5*time.Second, func() bool { return !s.opening.Load() && mailboxIdle(s) }) {
+	if !waitFor(5*time.Second, func() bool { return !s.has(flagOpening) && mailboxIdle(s) }) {
 		tb.Fatal("OnOpen did not run")
 	}
 	return s

@@ -68,9 +68,9 @@ func (s *session) serveHTTP(buf []byte, end int) gnet.Action {
 		t.Stop()
 	}
 	s.ctx = ctx
-	s.busy.Store(true)
+	s.setFlag(flagBusy)
 	if !s.post(event{kind: evHTTP, req: req}) {
-		s.busy.Store(false)
+		s.clearFlag(flagBusy)
 		return s.reject(&HTTPError{Status: http.StatusServiceUnavailable, Reason: "server overloaded"})
 	}
 	return gnet.None
@@ -128,7 +128,7 @@ func (s *session) serveRequest(req *http.Request) {
 		if t := s.hsTimer.Load(); t != nil {
 			t.Reset(s.cont.cfg.HandshakeTimeout)
 		}
-		s.busy.Store(false)
+		s.clearFlag(flagBusy)
 		_ = s.c.Wake(nil) // serve what was pipelined
 	}
 }

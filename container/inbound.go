@@ -15,22 +15,23 @@ import (
 // in gnet's buffer, checked and appended to the message), so a large frame
 // never waits whole in gnet's buffer and is never copied twice.
 type inbound struct {
-	done bool // a close frame was received or the connection failed: discard input
-
-	// The data frame whose payload is arriving.
-	inPayload bool
+	// The data frame whose payload is arriving: remaining bytes, and the
+	// mask with its offset (mod 4) in the frame.
 	remaining int64
-	mask      [4]byte
-	maskOff   int
-	fin       bool
 
 	// The message being assembled; op == 0 when none.
+	size  int64 // bytes announced so far (compressed bytes if compressed)
+	limit int64 // the session's limit for this message's type
+	buf   *[]byte
+
+	mask       [4]byte
+	maskOff    uint8
+	done       bool // a close frame was received or the connection failed: discard input
+	inPayload  bool
+	fin        bool
 	op         ws.OpCode
 	compressed bool
-	partial    bool  // delivered in parts to a partial handler
-	size       int64 // bytes announced so far (compressed bytes if compressed)
-	limit      int64 // the session's limit for this message's type
-	buf        *[]byte
+	partial    bool // delivered in parts to a partial handler
 	utf8       utf8Validator
 }
 
@@ -48,11 +49,11 @@ func (s *session) readFrames() gnet.Action {
 		_, _ = c.Discard(-1)
 		return gnet.None
 	}
-	if s.opening.Load() {
+	if s.has(flagOpening) {
 		// Publish held before re-checking opening: the executor clears
 		// opening, then looks at held (see openDone); one of us sees the other.
-		s.held.Store(true)
-		if s.opening.Load() {
+		s.setFlag(flagHeld)
+		if s.has(flagOpening) {
 			if c.InboundBuffered() > s.inboundHardCap() {
 				s.fail(endpoint.CloseTryAgainLater, "client sends faster than the endpoint opens")
 				_, _ = c.Discard(-1)
@@ -60,7 +61,7 @@ func (s *session) readFrames() gnet.Action {
 			return gnet.None
 		}
 	}
-	if s.paused.Load() {
+	if s.has(flagPaused) {
 		if s.pendingInbound() > s.settings().MaxPendingInboundBytes/2 {
 			if c.InboundBuffered() > s.inboundHardCap() {
 				s.fail(endpoint.CloseTryAgainLater, "client sends faster than the endpoint reads")
@@ -68,7 +69,7 @@ func (s *session) readFrames() gnet.Action {
 			}
 			return gnet.None
 		}
-		s.paused.Store(false)
+		s.clearFlag(flagPaused)
 	}
 	buf, _ := c.Peek(-1)
 	off := 0
@@ -79,8 +80,8 @@ func (s *session) readFrames() gnet.Action {
 				n = int(in.remaining)
 			}
 			chunk := buf[off : off+n]
-			ws.Cipher(chunk, in.mask, in.maskOff)
-			in.maskOff += n
+			ws.Cipher(chunk, in.mask, int(in.maskOff))
+			in.maskOff = uint8((int(in.maskOff) + n) & 3)
 			in.remaining -= int64(n)
 			off += n
 			if !s.appendPayload(chunk) {
@@ -351,11 +352,11 @@ func (s *session) checkPause(pending int) bool {
 		// Stop decoding until the endpoint catches up (see maybeResume).
 		// Re-check after publishing the flag: the executor may have drained
 		// the mailbox in between and will not wake us.
-		s.paused.Store(true)
+		s.setFlag(flagPaused)
 		if s.pendingInbound() > s.settings().MaxPendingInboundBytes/2 {
 			return false
 		}
-		s.paused.Store(false)
+		s.clearFlag(flagPaused)
 	}
 	return true
 }

@@ -91,13 +91,14 @@ type outbound struct {
 	direct     bool // nothing of ours is queued in gnet
 	closeSent  bool // a close frame was queued: nothing else follows it
 	closed     bool // TCP closed: every send fails
-	inflight   int  // bytes in AsyncWrite tasks not yet run
-	backlog    int  // gnet's OutboundBuffered at the last look
-	fifo       []*sendOp
-	fifoBytes  int
 	closeDrain bool // close TCP once everything is written
 	polling    bool
-	pollDelay  time.Duration
+	// pollShift is the poll delay, 1 ms << (pollShift-1); 0: not backing off.
+	pollShift uint8
+	inflight  int // bytes in AsyncWrite tasks not yet run
+	backlog   int // gnet's OutboundBuffered at the last look
+	fifo      []*sendOp
+	fifoBytes int
 }
 
 func (o *outbound) queued() int { return o.inflight + o.backlog }
@@ -146,7 +147,7 @@ func (s *session) transmit(w wframe, isClose bool, policy sendPolicy, done endpo
 		}
 		return err
 	}
-	if policy == policyBasic && s.inline && s.onLoop.Load() {
+	if policy == policyBasic && s.inline && s.has(flagOnLoop) {
 		policy = policyAsync // the event loop must never wait for itself
 	}
 	op := &sendOp{s: s, w: w, n: n, done: done}
@@ -282,7 +283,7 @@ func (s *session) progressLocked() []*sendOp {
 	}
 	if o.queued() == 0 && len(o.fifo) == 0 {
 		o.direct = true
-		o.pollDelay = 0
+		o.pollShift = 0
 		if o.closeDrain {
 			_ = s.c.Close()
 		}
@@ -309,13 +310,10 @@ func (s *session) ensurePollLocked() {
 		return
 	}
 	o.polling = true
-	switch {
-	case o.pollDelay == 0:
-		o.pollDelay = time.Millisecond
-	case o.pollDelay < 100*time.Millisecond:
-		o.pollDelay *= 2
+	if o.pollShift == 0 || time.Millisecond<<(o.pollShift-1) < 100*time.Millisecond {
+		o.pollShift++
 	}
-	time.AfterFunc(o.pollDelay, s.poll)
+	time.AfterFunc(time.Millisecond<<(o.pollShift-1), s.poll)
 }
 
 func (s *session) poll() {
@@ -399,9 +397,8 @@ func (s *session) closeOutbound() {
 // no close frame can get through. OnClose reports 1006 with why.
 func (s *session) abort(why string) {
 	s.out.mu.Lock()
-	if !s.hasCloseReason {
-		s.closeReason = endpoint.CloseReason{Code: endpoint.CloseClosedAbnormally, Reason: why}
-		s.hasCloseReason = true
+	if s.closeReason == nil {
+		s.closeReason = &endpoint.CloseReason{Code: endpoint.CloseClosedAbnormally, Reason: why}
 	}
 	s.out.mu.Unlock()
 	s.cont.log.Debug("session aborted", "session", s.ID(), "why", why)
@@ -484,8 +481,8 @@ func (s *session) sendClose(payload []byte, r endpoint.CloseReason, closeAfter b
 		s.out.mu.Unlock()
 		return false
 	}
-	if !s.hasCloseReason {
-		s.closeReason, s.hasCloseReason = r, true
+	if s.closeReason == nil {
+		s.closeReason = &r
 	}
 	s.out.mu.Unlock()
 	s.state.CompareAndSwap(uint32(stateOpen), uint32(stateClosing))

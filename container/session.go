@@ -44,10 +44,13 @@ const (
 // never runs twice at once. Everything else is atomic or guarded by a named
 // mutex. Lock order: mbMu and wmu are never held together; epMu is a leaf.
 type session struct {
-	c     gnet.Conn
-	cont  *Container
-	state atomic.Uint32 // sessionState
-	id    uint64
+	c    gnet.Conn
+	cont *Container
+	id   uint64
+	// state is the sessionState; flags are the session's atomic bits
+	// (see sessionFlag).
+	state atomic.Uint32
+	flags atomic.Uint32
 
 	// Handshake, [loop] until upgraded, read-only afterwards.
 	// hsTimer closes a connection whose handshake does not complete; it
@@ -60,10 +63,9 @@ type session struct {
 	ep       *mapping
 	uri      string
 	deflate  *deflateState // nil unless permessage-deflate was negotiated
-	// busy: a plain HTTP request or a handed-off handshake is being served
-	// on the executor (set on the loop, cleared by the executor); the
-	// connection's later bytes wait.
-	busy atomic.Bool
+	// prev and next link the mapping's open sessions (guarded by ep.mu).
+	prev, next *session
+
 	// Inbound frame decoding [loop].
 	in inbound
 
@@ -79,38 +81,57 @@ type session struct {
 
 	// Mailbox of events for the endpoint, guarded by mbMu (see dispatch.go).
 	mbMu      sync.Mutex
-	mb        []event
-	mbHead    int
-	mbBytes   int
 	scheduled bool // queued on, or running in, the executor
 	closeQd   bool // the final evClose has been queued
-	paused    atomic.Bool
-	// onLoop: the event loop is inside a callback for this session, so an
-	// inline endpoint's events run here and a Basic send must not wait.
-	onLoop atomic.Bool
-	// opening: OnOpen has not returned yet, so frames wait undecoded (the
-	// handlers and limits OnOpen sets must govern the first message);
-	// held: the loop left bytes for after OnOpen and must be woken.
-	opening, held atomic.Bool
-
-	// Endpoint side [exec], except the handlers: replaced as a whole under
-	// epMu (copy on write), read with one atomic load per message.
-	endpoint  endpoint.Endpoint
+	// Endpoint side [exec].
 	opened    bool
 	closeDone bool
 	inline    bool // the endpoint runs on the event loop (ServerConfig.Inline); set before OnOpen
-	// hasCloseReason: closeReason is set (guarded by wmu, like it).
-	hasCloseReason bool
-	epMu           sync.Mutex
-	handlers       atomic.Pointer[handlers]
+	mb        []event
+	mbHead    int
+	mbBytes   int
+
+	// The endpoint [exec]; the handlers are replaced as a whole (copy on
+	// write, compare and swap), read with one atomic load per message.
+	endpoint endpoint.Endpoint
+	handlers atomic.Pointer[handlers]
 
 	// closeReason is the reason OnClose reports, set once by whoever starts
-	// the closing handshake (guarded by wmu).
-	closeReason endpoint.CloseReason
+	// the closing handshake (guarded by out.mu); nil until then.
+	closeReason *endpoint.CloseReason
 
-	traffic   trafficCounters                     // added to the context's when the session ends
-	props     atomic.Pointer[endpoint.Properties] // allocated on first use
-	propsOnce sync.Once                           // fills the remote address properties on first use
+	traffic trafficCounters                     // added to the context's when the session ends
+	props   atomic.Pointer[endpoint.Properties] // allocated on first use
+}
+
+// sessionFlag is one bit of session.flags.
+type sessionFlag uint32
+
+const (
+	// flagBusy: a plain HTTP request or a handed-off handshake is being
+	// served on the executor (set on the loop, cleared by the executor);
+	// the connection's later bytes wait.
+	flagBusy sessionFlag = 1 << iota
+	// flagPaused: decoding stopped for a full mailbox.
+	flagPaused
+	// flagOnLoop: the event loop is inside a callback for this session, so
+	// an inline endpoint's events run here and a Basic send must not wait.
+	flagOnLoop
+	// flagOpening: OnOpen has not returned yet, so frames wait undecoded
+	// (the handlers and limits OnOpen sets must govern the first message).
+	flagOpening
+	// flagHeld: the loop left bytes for after OnOpen and must be woken.
+	flagHeld
+	// flagPropsFilling, flagPropsFilled: the client's address is being, or
+	// has been, put in the user properties (once per session).
+	flagPropsFilling
+	flagPropsFilled
+)
+
+func (s *session) has(f sessionFlag) bool { return s.flags.Load()&uint32(f) != 0 }
+func (s *session) setFlag(f sessionFlag)  { s.flags.Or(uint32(f)) }
+func (s *session) clearFlag(f sessionFlag) {
+	s.flags.And(^uint32(f))
 }
 
 // sessionExtras holds the handshake's results that most sessions do not
@@ -189,7 +210,9 @@ func (s *session) PathParameters() map[string]string {
 // DistributedUserProperties and an HTTP session, they are the HTTP
 // session's.
 func (s *session) UserProperties() *endpoint.Properties {
-	s.propsOnce.Do(s.setRemoteProps)
+	if !s.has(flagPropsFilled) {
+		s.fillProps()
+	}
 	return s.userProps()
 }
 
@@ -297,11 +320,17 @@ var noHandlers handlers
 
 // setHandler replaces the handlers with a copy changed by f.
 func (s *session) setHandler(f func(h *handlers)) {
-	s.epMu.Lock()
-	h := *s.getHandlers()
-	f(&h)
-	s.handlers.Store(&h)
-	s.epMu.Unlock()
+	for {
+		old := s.handlers.Load()
+		h := new(handlers)
+		if old != nil {
+			*h = *old
+		}
+		f(h)
+		if s.handlers.CompareAndSwap(old, h) {
+			return
+		}
+	}
 }
 
 // SetTextHandler implements endpoint.Session.

@@ -106,10 +106,10 @@ func (c *Container) Stats() Stats {
 		wc.count.ended.addTo(&traffic)
 		for _, m := range wc.endpoints {
 			m.mu.Lock()
-			for s := range m.sessions {
+			for s := m.head; s != nil; s = s.next {
 				s.traffic.addTo(&traffic)
 			}
-			open += len(m.sessions)
+			open += m.count
 			m.mu.Unlock()
 		}
 		wc.count.foldMu.Unlock()
