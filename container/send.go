@@ -93,6 +93,7 @@ type outbound struct {
 	closed     bool // TCP closed: every send fails
 	closeDrain bool // close TCP once everything is written
 	polling    bool
+	streaming  bool // a large Basic send is being written (see stream.go)
 	// pollShift is the poll delay, 1 ms << (pollShift-1); 0: not backing off.
 	pollShift uint8
 	inflight  int // bytes in AsyncWrite tasks not yet run
@@ -138,7 +139,7 @@ func (s *session) transmit(w wframe, isClose bool, policy sendPolicy, done endpo
 	}
 	s.touch()
 	n := len(w.b)
-	fits := len(o.fifo) == 0 && (policy == policyControl || o.queued() == 0 || o.queued()+n <= s.settings().MaxPendingOutboundBytes)
+	fits := len(o.fifo) == 0 && !o.streaming && (policy == policyControl || o.queued() == 0 || o.queued()+n <= s.settings().MaxPendingOutboundBytes)
 	if fits {
 		completed, err := s.writeLocked(w, done)
 		o.mu.Unlock()
@@ -261,6 +262,9 @@ func (op *sendOp) written(c gnet.Conn, err error) error {
 // release (outside the lock). o.mu must be held; it runs on the event loop.
 func (s *session) progressLocked() []*sendOp {
 	o := &s.out
+	if o.streaming {
+		return nil // the streaming sender moves the FIFO on when it is done
+	}
 	var ready []*sendOp
 	max := s.settings().MaxPendingOutboundBytes
 	for len(o.fifo) > 0 {
@@ -457,6 +461,9 @@ func (s *session) sendData(op ws.OpCode, payload []byte, policy sendPolicy, done
 		return endpoint.ErrInvalidUTF8
 	}
 	s.countOut(len(payload))
+	if policy == policyBasic && s.canStream(len(payload)) {
+		return s.stream(op, payload)
+	}
 	return s.sendBatched(s.encodeFrame(op, payload), policy, done)
 }
 
