@@ -391,12 +391,21 @@ func (h *handler) OnOpen(conn gnet.Conn) ([]byte, gnet.Action) {
 
 func (h *handler) OnTraffic(conn gnet.Conn) gnet.Action {
 	s := conn.Context().(*session)
-	s.setFlag(flagOnLoop)
-	defer s.clearFlag(flagOnLoop)
 	if s.getState() == stateHandshake {
+		s.setFlag(flagOnLoop) // an inline endpoint's OnOpen runs here
+		defer s.clearFlag(flagOnLoop)
 		return s.onHandshakeTraffic()
 	}
-	return s.readFrames()
+	// Open: s.inline was set before the state changed. Only an inline
+	// endpoint looks at flagOnLoop, so the others skip two atomic
+	// operations per read.
+	if !s.inline {
+		return s.readFrames()
+	}
+	s.setFlag(flagOnLoop)
+	a := s.readFrames() // endpoint panics are recovered below it
+	s.clearFlag(flagOnLoop)
+	return a
 }
 
 func (h *handler) OnClose(conn gnet.Conn, _ error) gnet.Action {
@@ -417,7 +426,7 @@ func (h *handler) OnClose(conn gnet.Conn, _ error) gnet.Action {
 	// Leave, folding the counters in, so that Stats counts them once.
 	s.ctx.count.foldMu.Lock()
 	s.ep.remove(s)
-	s.traffic.addTo(&s.ctx.count.ended)
+	s.trafficTo(&s.ctx.count.ended)
 	s.ctx.count.foldMu.Unlock()
 	s.out.mu.Lock()
 	if s.closeReason == nil {

@@ -244,10 +244,10 @@ func (s *session) postPart(last bool) bool {
 	}
 	if last {
 		in.op = 0
-		s.traffic.msgsIn.Add(1)
+		s.msgsIn.Add(1)
 	}
 	if buf != nil {
-		s.traffic.bytesIn.Add(uint64(len(*buf)))
+		s.bytesIn.Add(uint64(len(*buf)))
 	}
 	ok, pending := s.postPending(event{kind: kind, buf: buf, last: last})
 	if !ok {
@@ -333,9 +333,9 @@ func (s *session) finishMessage() bool {
 	if op == ws.OpText {
 		kind = evText
 	}
-	s.traffic.msgsIn.Add(1)
+	s.msgsIn.Add(1)
 	if buf != nil {
-		s.traffic.bytesIn.Add(uint64(len(*buf)))
+		s.bytesIn.Add(uint64(len(*buf)))
 	}
 	ok, pending := s.postPending(event{kind: kind, buf: buf})
 	if !ok {

@@ -469,8 +469,8 @@ func (s *session) sendData(op ws.OpCode, payload []byte, policy sendPolicy, done
 
 // countOut counts a data message handed to the send path.
 func (s *session) countOut(n int) {
-	s.traffic.msgsOut.Add(1)
-	s.traffic.bytesOut.Add(uint64(n))
+	s.msgsOut.Add(1)
+	s.bytesOut.Add(uint64(n))
 }
 
 func (s *session) sendControl(op ws.OpCode, payload []byte, policy sendPolicy) error {

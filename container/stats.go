@@ -38,9 +38,11 @@ type ContextStats struct {
 	Workers, BusyWorkers, Queued int
 }
 
-// trafficCounters count data messages and their payload bytes. Each session
-// has its own (bumped on the hot path without sharing a cache line with
-// other sessions or cores) and adds them to its context's when it ends.
+// trafficCounters count data messages and their payload bytes of a web
+// context. Each session counts its own in four fields (the inbound pair
+// beside the decoder's state, the outbound pair beside the send state, so
+// that the event loop and the senders do not share a cache line) and adds
+// them to its context's when it ends (session.trafficTo).
 type trafficCounters struct {
 	msgsIn, msgsOut, bytesIn, bytesOut atomic.Uint64
 }
@@ -107,7 +109,7 @@ func (c *Container) Stats() Stats {
 		for _, m := range wc.endpoints {
 			m.mu.Lock()
 			for s := m.head; s != nil; s = s.next {
-				s.traffic.addTo(&traffic)
+				s.trafficTo(&traffic)
 			}
 			open += m.count
 			m.mu.Unlock()
