@@ -228,12 +228,9 @@ func (h *handshaker) run(req []byte, s *session) (handshakeResult, *HTTPError) {
 
 func (h *handshaker) onRequest(uri []byte) error {
 	res := &h.res
-	var path string
-	if isPlainPath(uri) {
-		res.uri = string(uri)
-		path = res.uri
-	} else {
-		res.uri = string(uri)
+	res.uri = string(uri)
+	path := res.uri
+	if !isPlainPath(uri) {
 		u, err := url.ParseRequestURI(res.uri)
 		if err != nil {
 			h.rejection = &HTTPError{Status: http.StatusBadRequest, Reason: "bad request URI"}
