@@ -1,6 +1,7 @@
 package container
 
 import (
+	"math"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -80,10 +81,12 @@ func (c Config) withDefaults() Config {
 // its default from [DefaultSettings].
 type Settings struct {
 	// MaxTextMessageBytes is the largest text message a session accepts;
-	// a bigger one closes the session with 1009. Default: 8192.
+	// a bigger one closes the session with 1009. Default: 8192; at most
+	// 2³¹-1.
 	MaxTextMessageBytes int
 	// MaxBinaryMessageBytes is the largest binary message a session
-	// accepts; a bigger one closes the session with 1009. Default: 8192.
+	// accepts; a bigger one closes the session with 1009. Default: 8192;
+	// at most 2³¹-1.
 	MaxBinaryMessageBytes int
 	// BlockingSendTimeout bounds a Basic send: one that cannot be written
 	// in this time returns endpoint.ErrSendTimeout and the session closes.
@@ -101,7 +104,7 @@ type Settings struct {
 	// for the endpoint. Past it the container stops decoding the session's
 	// frames until the endpoint catches up; a client that still sends more
 	// than this plus one maximum message is closed with 1013.
-	// Default: 1 MiB.
+	// Default: 1 MiB; at most 1 GiB.
 	MaxPendingInboundBytes int
 	// SessionTimeout ends an HTTP session this long after its last HTTP
 	// request (WebSocket traffic does not count). Zero means the default;
@@ -194,6 +197,10 @@ func DefaultSettings() Settings {
 	}
 }
 
+// maxPendingInbound caps MaxPendingInboundBytes, so that a mailbox (the
+// bound plus one message of at most 2³¹-1 bytes) is counted in 32 bits.
+const maxPendingInbound = 1 << 30
+
 func (s Settings) withDefaults() Settings {
 	d := DefaultSettings()
 	def := func(v *int, dv int) {
@@ -210,6 +217,9 @@ func (s Settings) withDefaults() Settings {
 	def(&s.MaxBinaryMessageBytes, d.MaxBinaryMessageBytes)
 	def(&s.MaxPendingOutboundBytes, d.MaxPendingOutboundBytes)
 	def(&s.MaxPendingInboundBytes, d.MaxPendingInboundBytes)
+	s.MaxPendingInboundBytes = min(s.MaxPendingInboundBytes, maxPendingInbound)
+	s.MaxTextMessageBytes = min(s.MaxTextMessageBytes, math.MaxInt32)
+	s.MaxBinaryMessageBytes = min(s.MaxBinaryMessageBytes, math.MaxInt32)
 	def(&s.MaxRequestBodyBytes, d.MaxRequestBodyBytes)
 	def(&s.BatchingBufferBytes, d.BatchingBufferBytes)
 	defDur(&s.BlockingSendTimeout, d.BlockingSendTimeout)

@@ -37,6 +37,15 @@ type event struct {
 	last bool          // evTextPart, evBinaryPart
 }
 
+// eventCost is what an event counts in its mailbox's size on top of its
+// bytes, so that a flood of empty messages fills the mailbox too.
+const eventCost = 64
+
+// cost is what ev counts in its mailbox's size.
+func (ev *event) cost() uint32 {
+	return uint32(len(ev.bytes())) + eventCost
+}
+
 func (ev *event) bytes() []byte {
 	if ev.buf == nil {
 		return nil
@@ -62,8 +71,8 @@ func (s *session) postPending(ev event) (ok bool, pending int) {
 		return true, 0
 	}
 	s.mb = append(s.mb, ev)
-	s.mbBytes += len(ev.bytes())
-	pending = s.mbBytes
+	s.mbBytes += ev.cost()
+	pending = int(s.mbBytes)
 	if ev.kind == evClose {
 		s.closeQd = true
 	}
@@ -95,7 +104,7 @@ func (s *session) postPending(ev event) (ok bool, pending int) {
 func (s *session) pendingInbound() int {
 	s.mbMu.Lock()
 	defer s.mbMu.Unlock()
-	return s.mbBytes
+	return int(s.mbBytes)
 }
 
 // maxBatch bounds the events one executor turn delivers before the session
@@ -108,7 +117,7 @@ func (s *session) run() {
 	last := evClose // the kind of the last event delivered
 	for i := 0; i < maxBatch; i++ {
 		s.mbMu.Lock()
-		if s.mbHead == len(s.mb) {
+		if int(s.mbHead) == len(s.mb) {
 			if last == evOpen {
 				// A session that only opened may stay idle for hours:
 				// it holds no mailbox until its first message.
@@ -125,7 +134,7 @@ func (s *session) run() {
 		ev := s.mb[s.mbHead]
 		s.mb[s.mbHead] = event{}
 		s.mbHead++
-		s.mbBytes -= len(ev.bytes())
+		s.mbBytes -= ev.cost()
 		s.mbMu.Unlock()
 		s.deliver(&ev)
 		putBuf(ev.buf)

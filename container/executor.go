@@ -24,8 +24,7 @@ type executor struct {
 	overLen  atomic.Int32 // len(overflow)
 
 	workers atomic.Int32 // running worker goroutines
-	idle    atomic.Int32 // workers waiting for a task
-	busy    atomic.Int32 // workers running a task
+	idle    atomic.Int32 // workers waiting for a task; the others are busy
 	peak    atomic.Int32 // most workers busy at once, for tests and metrics
 	quit    chan struct{}
 	wg      sync.WaitGroup
@@ -92,6 +91,10 @@ func (e *executor) start() {
 	go e.work()
 }
 
+// busy returns how many workers are running a task (a worker counts as busy
+// for a moment while it starts, too).
+func (e *executor) busy() int32 { return e.workers.Load() - e.idle.Load() }
+
 func (e *executor) popOverflow() *session {
 	if !e.hasOver.Load() {
 		return nil
@@ -117,17 +120,21 @@ func (e *executor) work() {
 	keepAlive := e.settings.KeepAlive
 	timer := time.NewTimer(keepAlive)
 	defer timer.Stop()
-	// idleSince is when this worker last finished a task. The keep-alive
-	// timer is not re-armed per task (that costs a timer-heap update per
-	// message): when it fires, a worker that ran recently re-arms it for
-	// the rest of its keep-alive.
-	idleSince := time.Now()
+	// The keep-alive timer is not re-armed per task (that costs a
+	// timer-heap update per message), and the time is read only when the
+	// worker is about to wait: when the timer fires, a worker that has not
+	// waited for a whole KeepAlive re-arms it for the rest.
+	var idleSince time.Time
+	waiting := false // since idleSince, without a task
 	for {
 		s := e.popOverflow()
 		if s == nil {
 			select {
 			case s = <-e.tasks: // a busy pool: no timer, no blocking select
 			default:
+				if !waiting {
+					idleSince, waiting = time.Now(), true
+				}
 				select {
 				case s = <-e.tasks:
 				case <-timer.C:
@@ -150,17 +157,16 @@ func (e *executor) work() {
 				}
 			}
 		}
-		e.idle.Add(-1)
+		waiting = false
+		idle := e.idle.Add(-1)
 		// Until now this worker counted as idle: a submit in that window
 		// may have left a session for it. Make sure someone takes it.
 		e.maybeSpawn()
-		if b := e.busy.Add(1); b > e.peak.Load() {
+		if b := e.workers.Load() - idle; b > e.peak.Load() {
 			e.peak.Store(b)
 		}
 		s.run()
-		e.busy.Add(-1)
 		e.idle.Add(1)
-		idleSince = time.Now()
 	}
 }
 
@@ -168,7 +174,7 @@ func (e *executor) stop(done <-chan struct{}) bool {
 	finished := make(chan struct{})
 	go func() {
 		// Let queued work finish: workers exit on quit only when idle.
-		for len(e.tasks) > 0 || e.hasOver.Load() || e.busy.Load() > 0 {
+		for len(e.tasks) > 0 || e.hasOver.Load() || e.busy() > 0 {
 			select {
 			case <-done:
 				return

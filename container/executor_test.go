@@ -129,7 +129,7 @@ func TestExecutorKeepsMin(t *testing.T) {
 	if lo != 3 || hi != 3 {
 		t.Fatalf("idle executor went between %d and %d workers in 1s, want 3 throughout", lo, hi)
 	}
-	if n, idle, busy := e.workers.Load(), e.idle.Load(), e.busy.Load(); n != 3 || idle != 3 || busy != 0 {
+	if n, idle, busy := e.workers.Load(), e.idle.Load(), e.busy(); n != 3 || idle != 3 || busy != 0 {
 		t.Fatalf("after 1s idle: workers %d, idle %d, busy %d; want 3, 3, 0", n, idle, busy)
 	}
 }
@@ -179,9 +179,9 @@ func TestExecutorRetiresExtraWorkers(t *testing.T) {
 		}(i, conn)
 	}
 	wg.Wait()
-	if !waitFor(5*time.Second, func() bool { return e.busy.Load() == sessions && e.workers.Load() == sessions }) {
+	if !waitFor(5*time.Second, func() bool { return e.busy() == sessions && e.workers.Load() == sessions }) {
 		state := fmt.Sprintf("workers %d, busy %d, idle %d, handlers entered %d, sessions queued %d",
-			e.workers.Load(), e.busy.Load(), e.idle.Load(), entered.Load(), len(e.tasks))
+			e.workers.Load(), e.busy(), e.idle.Load(), entered.Load(), len(e.tasks))
 		free()
 		t.Fatalf("5s after %d sessions sent a message to a handler that blocks, with Max %d: %s; want %d workers, all busy",
 			sessions, sessions, state, sessions)
@@ -201,7 +201,7 @@ func TestExecutorRetiresExtraWorkers(t *testing.T) {
 	released := time.Now()
 	if !waitFor(2500*time.Millisecond, func() bool { return e.workers.Load() == 2 }) {
 		t.Fatalf("%v after the handlers returned: %d workers (idle %d, busy %d), want Min = 2 (KeepAlive 200ms)",
-			time.Since(released).Round(time.Millisecond), e.workers.Load(), e.idle.Load(), e.busy.Load())
+			time.Since(released).Round(time.Millisecond), e.workers.Load(), e.idle.Load(), e.busy())
 	}
 	t.Logf("back to 2 workers %v after release", time.Since(released).Round(time.Millisecond))
 	time.Sleep(500 * time.Millisecond) // more KeepAlives: no further retirement
@@ -348,9 +348,9 @@ func TestExecutorOverloadCloses1013(t *testing.T) {
 	}
 	// Every OnOpen has run and the worker is idle again.
 	if !waitFor(5*time.Second, func() bool {
-		return opened.Load() == sessions && ea.busy.Load() == 0 && len(ea.tasks) == 0
+		return opened.Load() == sessions && ea.busy() == 0 && len(ea.tasks) == 0
 	}) {
-		t.Fatalf("opened %d of %d, busy %d, queued %d", opened.Load(), sessions, ea.busy.Load(), len(ea.tasks))
+		t.Fatalf("opened %d of %d, busy %d, queued %d", opened.Load(), sessions, ea.busy(), len(ea.tasks))
 	}
 
 	// Session 0 takes the only worker.

@@ -243,9 +243,6 @@ func (h *handshaker) onRequest(uri []byte) error {
 		h.rejection = errNotFound
 		return h.rejection
 	}
-	if res.uri == res.ep.fullPath {
-		res.uri = res.ep.fullPath // an idle session holds no copy of its URI
-	}
 	return nil
 }
 
@@ -374,7 +371,10 @@ func (s *session) apply(res *handshakeResult) {
 	s.ep, s.ctx = res.ep, res.ep.ctx
 	s.idleNanos.Store(int64(s.ctx.settings.IdleTimeout))
 	s.touch()
-	s.uri, s.deflate = res.uri, res.deflate
+	s.deflate = res.deflate
+	if res.uri != res.ep.fullPath {
+		s.extras().uri = res.uri // most sessions hold no copy of their URI
+	}
 	if len(res.params) > 0 {
 		s.extras().pathPar = res.params
 	}
@@ -666,8 +666,8 @@ func (s *session) open(fromLoop bool) bool {
 	if maxBinary <= 0 {
 		maxBinary = s.ctx.settings.MaxBinaryMessageBytes
 	}
-	s.maxText.Store(int64(maxText))
-	s.maxBinary.Store(int64(maxBinary))
+	s.maxText.Store(clampLimit(maxText))
+	s.maxBinary.Store(clampLimit(maxBinary))
 	s.inline = cfg.Inline
 	if fromLoop {
 		if ob := s.c.OutboundBuffered(); ob > 0 {

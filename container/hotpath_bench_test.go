@@ -283,7 +283,7 @@ func (env *hotEnv) runTasks() {
 func mailboxIdle(s *session) bool {
 	s.mbMu.Lock()
 	defer s.mbMu.Unlock()
-	return !s.scheduled && s.mbHead == len(s.mb)
+	return !s.scheduled && int(s.mbHead) == len(s.mb)
 }
 
 // takeMessage plays a manual executor's worker for one turn: it takes s off
@@ -300,15 +300,15 @@ func (env *hotEnv) takeMessage(tb testing.TB, s *session, kind eventKind, n int)
 		tb.Fatal("the message did not schedule the session")
 	}
 	s.mbMu.Lock()
-	if len(s.mb)-s.mbHead != 1 {
-		k := len(s.mb) - s.mbHead
+	if len(s.mb)-int(s.mbHead) != 1 {
+		k := len(s.mb) - int(s.mbHead)
 		s.mbMu.Unlock()
 		tb.Fatalf("mailbox holds %d events, want 1", k)
 	}
 	ev := s.mb[s.mbHead]
 	s.mb[s.mbHead] = event{}
 	s.mb, s.mbHead = s.mb[:0], 0
-	s.mbBytes -= len(ev.bytes())
+	s.mbBytes -= ev.cost()
 	s.scheduled = false
 	s.mbMu.Unlock()
 	if ev.kind != kind || len(ev.bytes()) != n {

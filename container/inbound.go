@@ -186,13 +186,12 @@ func (s *session) startFrame(h ws.Header) bool {
 		in.compressed = h.Rsv1()
 		in.size = 0
 		in.utf8.reset()
-		hs := s.getHandlers()
 		if h.OpCode == ws.OpText {
-			in.limit = s.maxText.Load()
-			in.partial = hs.partialText != nil && !in.compressed
+			in.limit = int64(s.maxText.Load())
+			in.partial = s.has(flagPartialText) && !in.compressed
 		} else {
-			in.limit = s.maxBinary.Load()
-			in.partial = hs.partialBinary != nil && !in.compressed
+			in.limit = int64(s.maxBinary.Load())
+			in.partial = s.has(flagPartialBinary) && !in.compressed
 		}
 	}
 	in.size += h.Length

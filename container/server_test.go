@@ -2,6 +2,7 @@ package container
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -817,6 +818,58 @@ func TestSlowEndpointBounded(t *testing.T) {
 	}
 	if outOfOrder.Load() || got.Load() == 0 {
 		t.Fatalf("endpoint got %d messages, in order: %v", got.Load(), !outOfOrder.Load())
+	}
+	if peak > 16<<20 {
+		t.Fatalf("live heap grew by %d MiB", peak>>20)
+	}
+}
+
+// TestEmptyMessageFloodBounded: empty messages count in the mailbox's size
+// too, so a client flooding a slow endpoint with them (6 bytes on the wire,
+// an event each in the mailbox) is paused and then closed with 1013, with
+// bounded memory.
+func TestEmptyMessageFloodBounded(t *testing.T) {
+	st := echoSettings()
+	st.MaxPendingInboundBytes = 256 << 10
+	var got atomic.Int64
+	_, addr := startServer(t, st, &endpoint.ServerConfig{
+		Path: "/slow",
+		New: func() endpoint.Endpoint {
+			return openFunc(func(s endpoint.Session) {
+				s.SetBinaryHandler(func([]byte) {
+					got.Add(1)
+					time.Sleep(200 * time.Microsecond)
+				})
+			})
+		},
+	})
+	before := liveHeap()
+	conn := dial(t, addr, "/t/slow")
+	batch := bytes.Repeat(maskedFrame(ws.OpBinary, nil), 1000)
+	// One message first, so that the flood meets an open session.
+	if _, err := conn.Write(batch[:len(batch)/1000]); err != nil {
+		t.Fatal(err)
+	}
+	for got.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	var peak int64
+	sent := 0
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		_ = conn.SetWriteDeadline(time.Now().Add(2 * time.Second))
+		if _, err := conn.Write(batch); err != nil {
+			break
+		}
+		sent += 1000
+		if sent%64000 == 0 {
+			peak = max(peak, liveHeap()-before)
+		}
+	}
+	code := readClose(t, conn)
+	t.Logf("sent %d empty messages, endpoint got %d, close %d, peak live heap growth %d KiB", sent, got.Load(), code, peak>>10)
+	if code != ws.StatusCode(endpoint.CloseTryAgainLater) {
+		t.Fatalf("close code %d, want 1013", code)
 	}
 	if peak > 16<<20 {
 		t.Fatalf("live heap grew by %d MiB", peak>>20)

@@ -1,6 +1,7 @@
 package container
 
 import (
+	"math"
 	"net"
 	"net/url"
 	"strconv"
@@ -44,77 +45,79 @@ const (
 // never runs twice at once. Everything else is atomic or guarded by a named
 // mutex. Lock order: mbMu and out.mu are never held together.
 //
-// Layout. The fields are grouped by who writes them, in blocks of 32 bytes
-// (the struct is 13 of them; a session starts on a 32-byte boundary): what
-// the event loop writes per frame (in, the inbound counters), what senders
-// write per message (out, the outbound counters), the mailbox both write,
-// and between them fields that are read per message but seldom written.
-// A cache line written by one CPU and read by the other costs a miss per
-// message; perf showed the inbound counter sharing a line with the
-// outbound one as the costliest instruction of the decoder.
+// Layout. With 1000s of sessions served in turn, each cache line a message
+// touches is a miss, and a line one CPU writes while the other reads it
+// costs a transfer. The struct is 384 bytes, a size class whose objects
+// start on 64-byte boundaries, so its six lines are exactly the groups
+// below (TestSessionLayout holds the offsets): what both sides read per
+// message, what the loop writes per frame, the mailbox both write, what
+// senders write, and two lines seldom touched per message.
 type session struct {
-	// Read by the loop: 0..64.
-	c    gnet.Conn
-	cont *Container
-	id   uint64
-	ctx  *webContext
-	ep   *mapping
-	// Limits, changeable from any goroutine, applied from the next message.
-	maxText   atomic.Int64
-	maxBinary atomic.Int64
+	// Line 0, read per message by the loop and the senders, written
+	// rarely: lastSeen at most once per clock tick, the handlers when the
+	// endpoint sets them.
+	c        gnet.Conn
+	cont     *Container
+	ctx      *webContext
+	handlers atomic.Pointer[handlers] // copy on write, one atomic load per message
+	deflate  *deflateState            // nil unless permessage-deflate was negotiated
+	lastSeen atomic.Int64             // unix nanoseconds (coarse) of the last frame in or out
+	batch    atomic.Pointer[batcher]  // batching (batch.go); nil until first allowed
 
-	// Written by the loop per frame: 64..128.
+	// Line 1, written by the loop per frame.
 	in      inbound // inbound frame decoding [loop]
 	msgsIn  atomic.Uint64
 	bytesIn atomic.Uint64
 
-	// Seldom written: 128..256.
+	// Line 2: the mailbox of events for the endpoint, written by the loop
+	// and the executor per message (guarded by mbMu, see dispatch.go), and
+	// beside it what the loop reads per frame.
+	mbMu sync.Mutex
 	// state is the sessionState; flags are the session's atomic bits
 	// (see sessionFlag).
-	state     atomic.Uint32
-	flags     atomic.Uint32
-	idleNanos atomic.Int64 // idle timeout; <= 0: never
-	// Handshake, [loop] until upgraded, read-only afterwards.
-	// hsTimer closes a connection whose handshake does not complete; it
-	// is dropped once the session opens, so an open session holds none.
-	hsTimer  atomic.Pointer[time.Timer]
-	deflate  *deflateState // nil unless permessage-deflate was negotiated
-	remote   net.Addr
-	x        *sessionExtras // what few sessions have; nil if none
-	httpSess *httpSession   // the HTTP session the handshake's cookie named, or nil
-	uri      string
-	// prev and next link the mapping's open sessions (guarded by ep.mu).
-	prev, next *session
-
-	// Read by senders: 224..256. The endpoint [exec]; the handlers are
-	// replaced as a whole (copy on write, compare and swap), read with one
-	// atomic load per message.
-	endpoint endpoint.Endpoint
-	handlers atomic.Pointer[handlers]
-	batch    atomic.Pointer[batcher] // batching (batch.go); nil until first allowed
-
-	// Written by senders per message: 256..352.
-	out      outbound // guarded by out.mu (see send.go)
-	msgsOut  atomic.Uint64
-	bytesOut atomic.Uint64
-	lastSeen atomic.Int64 // unix nanoseconds (coarse) of the last frame in or out
-	// closeReason is the reason OnClose reports, set once by whoever starts
-	// the closing handshake (guarded by out.mu); nil until then.
-	closeReason *endpoint.CloseReason
-
-	// Mailbox of events for the endpoint, guarded by mbMu (see
-	// dispatch.go): 352..416.
-	mbMu      sync.Mutex
+	state atomic.Uint32
+	flags atomic.Uint32
+	// Limits, changeable from any goroutine, applied from the next message
+	// (at most 2³¹-1, like the descriptor's).
+	maxText   atomic.Int32
+	maxBinary atomic.Int32
+	mbHead    int32
+	// mbBytes is the mailbox's size: the messages' bytes plus eventCost
+	// per event. It stays under MaxPendingInboundBytes (at most 1 GiB) plus
+	// one message (under 2 GiB), so it fits 32 bits unsigned.
+	mbBytes   uint32
+	mb        []event
 	scheduled bool // queued on, or running in, the executor
 	closeQd   bool // the final evClose has been queued
 	// Endpoint side [exec].
 	opened    bool
 	closeDone bool
 	inline    bool // the endpoint runs on the event loop (ServerConfig.Inline); set before OnOpen
-	mb        []event
-	mbHead    int
-	mbBytes   int
-	props     atomic.Pointer[endpoint.Properties] // allocated on first use
+
+	// Line 3, written by senders per message.
+	out outbound // guarded by out.mu (see send.go)
+
+	// Line 4: the senders' counters, and fields used once per session.
+	msgsOut  atomic.Uint64
+	bytesOut atomic.Uint64
+	// closeReason is the reason OnClose reports, set once by whoever starts
+	// the closing handshake (guarded by out.mu); nil until then.
+	closeReason *endpoint.CloseReason
+	props       atomic.Pointer[endpoint.Properties] // allocated on first use
+	endpoint    endpoint.Endpoint                   // [exec]
+	ep          *mapping
+	id          uint64
+
+	// Line 5, seldom touched.
+	idleNanos atomic.Int64 // idle timeout; <= 0: never
+	// hsTimer closes a connection whose handshake does not complete; it
+	// is dropped once the session opens, so an open session holds none.
+	hsTimer  atomic.Pointer[time.Timer]
+	remote   net.Addr
+	x        *sessionExtras // what few sessions have (handshake, read-only after); nil if none
+	httpSess *httpSession   // the HTTP session the handshake's cookie named, or nil
+	// prev and next link the mapping's open sessions (guarded by ep.mu).
+	prev, next *session
 }
 
 // trafficTo adds the session's message counters to dst.
@@ -147,6 +150,10 @@ const (
 	// has been, put in the user properties (once per session).
 	flagPropsFilling
 	flagPropsFilled
+	// flagPartialText, flagPartialBinary: the handlers take text (binary)
+	// messages in parts; the decoder reads these instead of the handlers.
+	flagPartialText
+	flagPartialBinary
 )
 
 func (s *session) has(f sessionFlag) bool { return s.flags.Load()&uint32(f) != 0 }
@@ -167,6 +174,8 @@ type sessionExtras struct {
 	principal endpoint.Principal
 	subprot   string
 	pathPar   map[string]string
+	// uri is the request URI, when it is not the endpoint's path.
+	uri string
 }
 
 // extras returns the session's extras, allocating them. Handshake only.
@@ -201,11 +210,23 @@ func (s *session) ID() string { return strconv.FormatUint(s.id, 16) }
 
 // RequestURI implements endpoint.Session.
 func (s *session) RequestURI() *url.URL {
-	u, err := url.ParseRequestURI(s.uri)
+	uri := s.requestURI()
+	u, err := url.ParseRequestURI(uri)
 	if err != nil {
-		return &url.URL{Path: s.uri}
+		return &url.URL{Path: uri}
 	}
 	return u
+}
+
+// requestURI returns the handshake's request URI.
+func (s *session) requestURI() string {
+	if s.x != nil && s.x.uri != "" {
+		return s.x.uri
+	}
+	if s.ep == nil {
+		return ""
+	}
+	return s.ep.fullPath
 }
 
 // QueryString implements endpoint.Session.
@@ -295,13 +316,19 @@ func (s *session) OpenSessions() []endpoint.Session { return s.ep.openSessions()
 func (s *session) MaxTextMessageBufferSize() int { return int(s.maxText.Load()) }
 
 // SetMaxTextMessageBufferSize implements endpoint.Session.
-func (s *session) SetMaxTextMessageBufferSize(n int) { s.maxText.Store(int64(n)) }
+func (s *session) SetMaxTextMessageBufferSize(n int) { s.maxText.Store(clampLimit(n)) }
 
 // MaxBinaryMessageBufferSize implements endpoint.Session.
 func (s *session) MaxBinaryMessageBufferSize() int { return int(s.maxBinary.Load()) }
 
 // SetMaxBinaryMessageBufferSize implements endpoint.Session.
-func (s *session) SetMaxBinaryMessageBufferSize(n int) { s.maxBinary.Store(int64(n)) }
+func (s *session) SetMaxBinaryMessageBufferSize(n int) { s.maxBinary.Store(clampLimit(n)) }
+
+// clampLimit fits a message size limit into 32 bits: 2³¹-1 bytes is the
+// largest message a session accepts, as in the descriptor.
+func clampLimit(n int) int32 {
+	return int32(min(max(n, math.MinInt32), math.MaxInt32))
+}
 
 // MaxIdleTimeout implements endpoint.Session.
 func (s *session) MaxIdleTimeout() time.Duration { return time.Duration(s.idleNanos.Load()) }
@@ -355,8 +382,26 @@ func (s *session) setHandler(f func(h *handlers)) {
 		}
 		f(h)
 		if s.handlers.CompareAndSwap(old, h) {
+			break
+		}
+	}
+	// Mirror the partial handlers in the flags, from whatever handlers are
+	// current when done, so that racing setters end on the last one.
+	for {
+		h := s.handlers.Load()
+		s.setPartialFlag(flagPartialText, h.partialText != nil)
+		s.setPartialFlag(flagPartialBinary, h.partialBinary != nil)
+		if s.handlers.Load() == h {
 			return
 		}
+	}
+}
+
+func (s *session) setPartialFlag(f sessionFlag, on bool) {
+	if on {
+		s.setFlag(f)
+	} else {
+		s.clearFlag(f)
 	}
 }
 

@@ -134,7 +134,7 @@ func (c *Container) Stats() Stats {
 		}
 		wc.count.mu.Unlock()
 		if e := wc.exec; e != nil {
-			cs.Workers, cs.BusyWorkers, cs.Queued = int(e.workers.Load()), int(e.busy.Load()), len(e.tasks)
+			cs.Workers, cs.BusyWorkers, cs.Queued = int(e.workers.Load()), int(e.busy()), len(e.tasks)
 		}
 		st.Contexts = append(st.Contexts, cs)
 	}
