@@ -708,3 +708,15 @@ func BenchmarkNew(b *testing.B) {
 		s.Open(cfg.New(), cfg)
 	}
 }
+
+func TestConfig_inline(t *testing.T) {
+	if cfg := config(t, &hello{}, annotated.WithPath("/hello")); cfg.Inline {
+		t.Errorf("Inline set without WithInline")
+	}
+	cfg := config(t, &hello{}, annotated.WithPath("/hello"), annotated.WithConfigurator(who{}), annotated.WithInline())
+	if !cfg.Inline || cfg.Configurator != (who{}) {
+		t.Errorf("WithInline: ServerConfig = %+v", cfg)
+	}
+	s, _ := connect(t, cfg)
+	wantSent(t, s, `text "hello ann"`)
+}

@@ -19,6 +19,7 @@ type options struct {
 	decoders        []Codec
 	encoders        []Codec
 	configurator    endpoint.Configurator
+	inline          bool
 	problems        []string // option misuse, found when the option is applied
 }
 
@@ -93,6 +94,13 @@ func WithCodecs(codecs ...Codec) Option {
 // Config), or its own.
 func WithConfigurator(c endpoint.Configurator) Option {
 	return func(o *options) { o.configurator = c }
+}
+
+// WithInline runs the endpoint's methods on the connection's event loop
+// ([endpoint.ServerConfig].Inline): no hand-off to the executor, for
+// methods that never block. Read Inline's documentation before using it.
+func WithInline() Option {
+	return func(o *options) { o.inline = true }
 }
 
 func isDecoder(c Codec) bool {
@@ -257,6 +265,7 @@ func (p *plan) serverConfig() *endpoint.ServerConfig {
 		MaxTextMessageBytes:   p.maxText,
 		MaxBinaryMessageBytes: p.maxBinary,
 		Configurator:          p.configurator,
+		Inline:                p.inline,
 	}
 }
 

@@ -24,6 +24,7 @@ type plan struct {
 	maxText      int
 	maxBinary    int
 	configurator endpoint.Configurator
+	inline       bool
 	fields       []pathField
 	methods      [numMethods]*method // nil where the type has no such method
 	decoders     []*codecEntry
@@ -172,7 +173,7 @@ func build(prototype any, opts []Option) (*plan, []string) {
 		return nil, []string{fmt.Sprintf("%s: prototype must be a pointer to a struct%s", typeName(pv.Type()), hint)}
 	}
 	t := pv.Type().Elem()
-	p := &plan{typ: t, name: typeName(t), configurator: o.configurator}
+	p := &plan{typ: t, name: typeName(t), configurator: o.configurator, inline: o.inline}
 	if !pv.IsNil() {
 		p.proto = pv.Elem()
 	}
