@@ -1,8 +1,8 @@
 package container
 
 import (
-	"math"
 	"log/slog"
+	"math"
 	"net/netip"
 	"os"
 	"time"
