@@ -173,24 +173,9 @@ func (r *running) mem() (memStats, error) {
 	if err != nil {
 		return m, err
 	}
-	for _, l := range strings.Split(body, "\n") {
-		k, v, ok := strings.Cut(strings.TrimPrefix(l, "# "), " = ")
-		if !ok {
-			continue
-		}
-		// "# Stack = inuse / sys"; the others are "# Name = n".
-		f := strings.Fields(v)
-		if len(f) == 0 {
-			continue
-		}
-		n, _ := strconv.ParseFloat(f[0], 64)
-		switch k {
-		case "HeapInuse":
-			m.heapInuse = n
-		case "Stack":
-			m.stackInuse = n
-		}
-	}
+	// "# Stack = inuse / sys"; the others are "# Name = n".
+	stats := leadingNumbers(body, "# ", " = ")
+	m.heapInuse, m.stackInuse = stats["HeapInuse"], stats["Stack"]
 	if m.heapInuse == 0 {
 		return m, fmt.Errorf("%s: no HeapInuse in the heap profile", r.s.name)
 	}
@@ -223,29 +208,30 @@ func httpGet(url string) (string, error) {
 	return string(b), err
 }
 
+// leadingNumbers reads lines "<prefix>key<sep>number ..." of text into a
+// map of each key's first number.
+func leadingNumbers(text, prefix, sep string) map[string]float64 {
+	m := map[string]float64{}
+	for _, l := range strings.Split(text, "\n") {
+		k, v, ok := strings.Cut(strings.TrimPrefix(l, prefix), sep)
+		if !ok {
+			continue
+		}
+		if f := strings.Fields(v); len(f) > 0 {
+			m[k], _ = strconv.ParseFloat(f[0], 64)
+		}
+	}
+	return m
+}
+
 // procRSS returns VmRSS and VmHWM of a process, in bytes.
 func procRSS(pid int) (rss, hwm float64, err error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, 0, err
 	}
-	for _, l := range strings.Split(string(b), "\n") {
-		k, v, ok := strings.Cut(l, ":")
-		if !ok {
-			continue
-		}
-		f := strings.Fields(v)
-		if len(f) == 0 {
-			continue
-		}
-		n, _ := strconv.ParseFloat(f[0], 64)
-		switch k {
-		case "VmRSS":
-			rss = n * 1024
-		case "VmHWM":
-			hwm = n * 1024
-		}
-	}
+	status := leadingNumbers(string(b), "", ":") // "VmRSS:	  1234 kB"
+	rss, hwm = status["VmRSS"]*1024, status["VmHWM"]*1024
 	return rss, hwm, nil
 }
 

@@ -274,11 +274,9 @@ func (h *harness) w1(ctx context.Context) error {
 			return srv.alive()
 		})
 		if err != nil {
-			if isOurs(s) {
+			if err := sec.failed(s, err, s.label); err != nil {
 				return err
 			}
-			fmt.Fprintln(os.Stderr, "  peer failed:", err)
-			sec.row(append([]string{s.label, "failed: " + shorten(err.Error())}, make([]string, 4)...)...)
 			continue
 		}
 		slopes[s.name] = [3]float64{slope(xs, user), slope(xs, rss), slope(xs, gor)}
@@ -387,11 +385,9 @@ func (h *harness) w4(ctx context.Context) error {
 				return nil
 			})
 			if err != nil {
-				if isOurs(s) {
+				if err := sec.failed(s, err, itoa(c.subs), s.label); err != nil {
 					return err
 				}
-				fmt.Fprintln(os.Stderr, "  peer failed:", err)
-				sec.row(append([]string{itoa(c.subs), s.label, "failed: " + shorten(err.Error())}, make([]string, 4)...)...)
 				continue
 			}
 			h.rep.bcast[fmt.Sprint(c.subs)+"/"+s.name] = best.res.DeliveriesPerS
@@ -479,6 +475,24 @@ func (h *harness) w4b(ctx context.Context) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// failed deals with a case that failed on server s: an error of ours (wsc
+// or raw) fails the run and is returned; a peer's is reported in its row
+// (the lead columns, then the error, the rest empty) and nil is returned.
+func (sec *section) failed(s *server, err error, lead ...string) error {
+	if isOurs(s) {
+		return err
+	}
+	fmt.Fprintln(os.Stderr, "  peer failed:", err)
+	row := append(lead, "failed: "+shorten(err.Error()))
+	if len(sec.rows) > 0 {
+		for len(row) < len(sec.rows[0]) {
+			row = append(row, "")
+		}
+	}
+	sec.row(row...)
 	return nil
 }
 
@@ -600,11 +614,9 @@ func (h *harness) w6(ctx context.Context) error {
 			return nil
 		})
 		if err != nil {
-			if isOurs(s) {
+			if err := sec.failed(s, err, s.label); err != nil {
 				return err
 			}
-			fmt.Fprintln(os.Stderr, "  peer failed:", err)
-			sec.row(append([]string{s.label, "failed: " + shorten(err.Error())}, make([]string, 2)...)...)
 			continue
 		}
 	}
@@ -642,11 +654,9 @@ func (h *harness) w6(ctx context.Context) error {
 			return nil
 		})
 		if err != nil {
-			if isOurs(s) {
+			if err := sec.failed(s, err, s.label); err != nil {
 				return err
 			}
-			fmt.Fprintln(os.Stderr, "  peer failed:", err)
-			sec.row(append([]string{s.label, "failed: " + shorten(err.Error())}, make([]string, 4)...)...)
 			continue
 		}
 	}
@@ -689,11 +699,9 @@ func (h *harness) w7(ctx context.Context) error {
 				return nil
 			})
 			if err != nil {
-				if isOurs(s) {
+				if err := sec.failed(s, err, s.label, what); err != nil {
 					return err
 				}
-				fmt.Fprintln(os.Stderr, "  peer failed:", err)
-				sec.row(append([]string{s.label, what, "failed: " + shorten(err.Error())}, make([]string, 4)...)...)
 				continue
 			}
 		}

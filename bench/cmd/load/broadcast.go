@@ -66,12 +66,9 @@ func (r *runner) runBroadcast(res *result) {
 	subs := make([]*bcSub, cfg.conns)
 	local := cfg.publishRate > 0
 	var pub *publisher
+	closeSubs := closeEach(subs, func(c *bcSub) net.Conn { return c.nc })
 	closeAll := func() {
-		for _, c := range subs {
-			if c != nil {
-				closeRST(c.nc)
-			}
-		}
+		closeSubs()
 		if pub != nil {
 			closeRST(pub.nc)
 		}

@@ -93,6 +93,18 @@ func (r *runner) dialWS(ctx context.Context, i, bufSize int) (net.Conn, *bufio.R
 	return nc, bufio.NewReaderSize(src, bufSize), nil
 }
 
+// closeEach returns a function that closes, with a reset, the connection
+// of every entry of conns dialed so far (nil entries were not).
+func closeEach[T any](conns []*T, nc func(*T) net.Conn) func() {
+	return func() {
+		for _, c := range conns {
+			if c != nil {
+				closeRST(nc(c))
+			}
+		}
+	}
+}
+
 // closeRST closes a connection with SO_LINGER 0: the kernel sends RST and
 // keeps no TIME_WAIT, so repeated runs do not use up ephemeral ports.
 func closeRST(nc net.Conn) {

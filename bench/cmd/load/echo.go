@@ -60,24 +60,13 @@ func (s *schedule) at(phi int64, seq uint64) int64 {
 func (r *runner) runEcho(res *result) {
 	cfg := r.cfg
 	conns := make([]*echoConn, cfg.conns)
-	closeAll := func() {
-		for _, c := range conns {
-			if c != nil {
-				closeRST(c.nc)
-			}
-		}
-	}
+	closeAll := closeEach(conns, func(c *echoConn) net.Conn { return c.nc })
 	err := r.dialAll(cfg.conns, func(i int) error {
 		c, err := r.dialEcho(i)
 		conns[i] = c
 		return err
 	})
-	if err != nil {
-		r.shutdown(closeAll)
-		return
-	}
-	if _, ok := r.ready(); !ok {
-		r.shutdown(closeAll)
+	if !r.readyAfterDial(err, closeAll) {
 		return
 	}
 
@@ -328,19 +317,29 @@ func (r *runner) pipeWriter(c *echoConn) error {
 	}
 }
 
+// nextEcho reads the echo of message seq of a connection whose writer runs
+// apart (pipelined, open loop), checks it, and returns when it came.
+func (r *runner) nextEcho(c *echoConn, seq uint64) (int64, error) {
+	if err := c.readEcho(); err != nil {
+		return 0, fmt.Errorf("connection %d: %w", c.id, err)
+	}
+	now := r.mono()
+	if err := r.verify(c, seq); err != nil {
+		return 0, fmt.Errorf("connection %d: %w", c.id, err)
+	}
+	if seq > c.sent.Load() {
+		return 0, fmt.Errorf("connection %d: echo of message %d before it was sent", c.id, seq)
+	}
+	return now, nil
+}
+
 // pipeReader reads the echoes in order and frees a slot for each.
 func (r *runner) pipeReader(c *echoConn) error {
 	k := uint64(len(c.ring))
 	for seq := uint64(1); ; seq++ {
-		if err := c.readEcho(); err != nil {
-			return fmt.Errorf("connection %d: %w", c.id, err)
-		}
-		now := r.mono()
-		if err := r.verify(c, seq); err != nil {
-			return fmt.Errorf("connection %d: %w", c.id, err)
-		}
-		if seq > c.sent.Load() {
-			return fmt.Errorf("connection %d: echo of message %d before it was sent", c.id, seq)
+		now, err := r.nextEcho(c, seq)
+		if err != nil {
+			return err
 		}
 		if t := c.ring[seq%k].Load(); t > 0 {
 			c.h.record(now - t)
@@ -422,15 +421,9 @@ func (r *runner) scheduler(mine []*echoConn, s *schedule, lag *hist) error {
 // latency from the message's scheduled send time.
 func (r *runner) openReader(c *echoConn, s *schedule) error {
 	for seq := uint64(1); ; seq++ {
-		if err := c.readEcho(); err != nil {
-			return fmt.Errorf("connection %d: %w", c.id, err)
-		}
-		now := r.mono()
-		if err := r.verify(c, seq); err != nil {
-			return fmt.Errorf("connection %d: %w", c.id, err)
-		}
-		if seq > c.sent.Load() {
-			return fmt.Errorf("connection %d: echo of message %d before it was sent", c.id, seq)
+		now, err := r.nextEcho(c, seq)
+		if err != nil {
+			return err
 		}
 		if t := s.at(c.phi, seq); t >= s.winStart && t < s.winEnd {
 			c.h.record(now - t)

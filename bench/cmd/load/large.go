@@ -66,13 +66,7 @@ func (r *runner) runLarge(res *result) {
 		want[i] = byte(rng.Uint32())
 	}
 	conns := make([]*largeConn, cfg.conns)
-	closeAll := func() {
-		for _, c := range conns {
-			if c != nil {
-				closeRST(c.nc)
-			}
-		}
-	}
+	closeAll := closeEach(conns, func(c *largeConn) net.Conn { return c.nc })
 	err := r.dialAll(cfg.conns, func(i int) error {
 		nc, br, err := r.dialWS(context.Background(), i, 64<<10)
 		if err != nil {
@@ -89,12 +83,7 @@ func (r *runner) runLarge(res *result) {
 		return nil
 	})
 	res.Frag = ptr(cfg.frag)
-	if err != nil {
-		r.shutdown(closeAll)
-		return
-	}
-	if _, ok := r.ready(); !ok {
-		r.shutdown(closeAll)
+	if !r.readyAfterDial(err, closeAll) {
 		return
 	}
 	if cfg.expectClose > 0 {

@@ -615,6 +615,19 @@ func done(wg *sync.WaitGroup) <-chan struct{} {
 	return ch
 }
 
+// readyAfterDial reports ready once the connections are dialed (dialErr
+// nil) and waits for the go; when either fails it shuts the run down,
+// closing the connections with closeAll, and returns false.
+func (r *runner) readyAfterDial(dialErr error, closeAll func()) bool {
+	if dialErr == nil {
+		if _, ok := r.ready(); ok {
+			return true
+		}
+	}
+	r.shutdown(closeAll)
+	return false
+}
+
 // shutdown stops the run: later errors are ignored, the traffic goroutines
 // are told to stop, closeAll closes the connections, and shutdown waits
 // for every goroutine, so that their histograms can be read.

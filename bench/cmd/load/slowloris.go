@@ -41,13 +41,7 @@ func (r *runner) runSlowloris(res *result) {
 	cfg := r.cfg
 	req := r.lorisRequest()
 	conns := make([]*lorisConn, cfg.conns)
-	closeAll := func() {
-		for _, c := range conns {
-			if c != nil {
-				closeRST(c.nc)
-			}
-		}
-	}
+	closeAll := closeEach(conns, func(c *lorisConn) net.Conn { return c.nc })
 	err := r.dialAll(cfg.conns, func(i int) error {
 		nc, err := r.dialTCP(context.Background(), i)
 		if err != nil {
@@ -62,12 +56,7 @@ func (r *runner) runSlowloris(res *result) {
 		r.spawn(nil, func() error { return r.lorisReader(c) })
 		return nil
 	})
-	if err != nil {
-		r.shutdown(closeAll)
-		return
-	}
-	if _, ok := r.ready(); !ok {
-		r.shutdown(closeAll)
+	if !r.readyAfterDial(err, closeAll) {
 		return
 	}
 	goAt := r.mono()
