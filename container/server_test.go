@@ -832,21 +832,25 @@ func TestEmptyMessageFloodBounded(t *testing.T) {
 	st := echoSettings()
 	st.MaxPendingInboundBytes = 256 << 10
 	var got atomic.Int64
+	release := make(chan struct{})
 	_, addr := startServer(t, st, &endpoint.ServerConfig{
 		Path: "/slow",
 		New: func() endpoint.Endpoint {
 			return openFunc(func(s endpoint.Session) {
 				s.SetBinaryHandler(func([]byte) {
 					got.Add(1)
-					time.Sleep(200 * time.Microsecond)
+					<-release // the endpoint is stuck until the flood is over
 				})
 			})
 		},
 	})
+	unblock := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(unblock) // before the server's shutdown, even on failure
 	before := liveHeap()
 	conn := dial(t, addr, "/t/slow")
 	batch := bytes.Repeat(maskedFrame(ws.OpBinary, nil), 1000)
-	// One message first, so that the flood meets an open session.
+	// One message first, so that the flood meets an open session whose
+	// endpoint is busy.
 	if _, err := conn.Write(batch[:len(batch)/1000]); err != nil {
 		t.Fatal(err)
 	}
@@ -867,6 +871,7 @@ func TestEmptyMessageFloodBounded(t *testing.T) {
 		}
 	}
 	code := readClose(t, conn)
+	unblock()
 	t.Logf("sent %d empty messages, endpoint got %d, close %d, peak live heap growth %d KiB", sent, got.Load(), code, peak>>10)
 	if code != ws.StatusCode(endpoint.CloseTryAgainLater) {
 		t.Fatalf("close code %d, want 1013", code)
