@@ -72,7 +72,12 @@ func (h *harness) measure(ctx context.Context, srv *running, argsList [][]string
 		if got.disturbance() <= disturbedCores || try >= h.redo {
 			return best, nil
 		}
+		if h.slack > 0 && h.slackUsed >= h.slack {
+			fmt.Fprintf(os.Stderr, "    disturbed: others and steal took %.2f cores; no slack left to run it again\n", got.disturbance())
+			return best, nil
+		}
 		fmt.Fprintf(os.Stderr, "    disturbed: others and steal took %.2f cores: again\n", got.disturbance())
+		h.slackUsed += budget
 	}
 }
 
@@ -110,8 +115,10 @@ func (h *harness) measureOnce(ctx context.Context, srv *running, argsList [][]st
 		g.kill()
 		return smp, errors.Join(err, srv.alive())
 	}
-	if h.quiet > 0 {
-		waitQuiet(ctx, h.quiet)
+	if wait := h.quietWait(); wait > 0 {
+		t := time.Now()
+		waitQuiet(ctx, wait)
+		h.slackUsed += max(0, time.Since(t)-time.Second) // a check takes a second anyway
 	}
 	g.send("go")
 	results, err := g.wait(budget + 90*time.Second)
@@ -280,6 +287,15 @@ func readBusy() (busy float64) {
 		}
 	}
 	return busy
+}
+
+// quietWait is how long the next run may wait for quiet: -quiet-wait, or
+// less when the slack is nearly used up.
+func (h *harness) quietWait() time.Duration {
+	if h.quiet <= 0 || h.slack == 0 {
+		return h.quiet
+	}
+	return max(0, min(h.quiet, h.slack-h.slackUsed))
 }
 
 // waitQuiet waits, up to max, for a second in which other processes use
