@@ -305,16 +305,19 @@ func notify(ready []*sendOp) {
 	}
 }
 
+// maxPollShift caps the poll back-off at 1 ms << 7 = 128 ms.
+const maxPollShift = 8
+
 // ensurePollLocked arms the timer that looks at gnet's outbound buffer:
 // gnet does not tell when it has drained. The delay backs off from 1 ms to
-// 100 ms while the peer stays slow. o.mu must be held.
+// 128 ms while the peer stays slow. o.mu must be held.
 func (s *session) ensurePollLocked() {
 	o := &s.out
 	if o.polling || o.closed {
 		return
 	}
 	o.polling = true
-	if o.pollShift == 0 || time.Millisecond<<(o.pollShift-1) < 100*time.Millisecond {
+	if o.pollShift < maxPollShift {
 		o.pollShift++
 	}
 	time.AfterFunc(time.Millisecond<<(o.pollShift-1), s.poll)

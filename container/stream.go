@@ -122,14 +122,11 @@ func (s *session) endStreamLocked() []*sendOp {
 // writevFD writes hdr and then payload to a non-blocking socket. It returns
 // how much was written; EAGAIN is not an error.
 func writevFD(fd int, hdr, payload []byte) (int, error) {
+	if len(hdr) == 0 {
+		return writeFD(fd, payload)
+	}
 	for {
-		var n int
-		var err error
-		if len(hdr) == 0 {
-			n, err = unix.Write(fd, payload)
-		} else {
-			n, err = unix.Writev(fd, [][]byte{hdr, payload})
-		}
+		n, err := unix.Writev(fd, [][]byte{hdr, payload})
 		switch {
 		case err == unix.EINTR:
 			continue
