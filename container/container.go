@@ -79,6 +79,7 @@ type Container struct {
 	now      atomic.Int64 // coarse clock, unix nanoseconds, for idle checks
 	hsCount  handshakeCounters
 	stopTick chan struct{}
+	flushers sync.Map // gnet.EventLoop → *loopFlusher (fanout.go)
 }
 
 // webContext is a deployed WebContext.

@@ -94,6 +94,7 @@ type outbound struct {
 	closeDrain bool // close TCP once everything is written
 	polling    bool
 	streaming  bool // a large Basic send is being written (see stream.go)
+	staged     bool // the FIFO holds frames for the loop's flusher (see fanout.go)
 	// pollShift is the poll delay, 1 ms << (pollShift-1); 0: not backing off.
 	pollShift uint8
 	inflight  int // bytes in AsyncWrite tasks not yet run
@@ -147,6 +148,13 @@ func (s *session) transmit(w wframe, isClose bool, policy sendPolicy, done endpo
 			done(err)
 		}
 		return err
+	}
+	if o.staged && (policy == policyControl || o.fifoBytes+n <= s.settings().MaxPendingOutboundBytes) {
+		// Behind the staged frames, which the loop writes soon.
+		o.fifo = append(o.fifo, newSendOp(s, w, done))
+		o.fifoBytes += n
+		o.mu.Unlock()
+		return nil
 	}
 	if policy == policyBasic && s.inline && s.has(flagOnLoop) {
 		policy = policyAsync // the event loop must never wait for itself
@@ -265,6 +273,7 @@ func (s *session) progressLocked() []*sendOp {
 	if o.streaming {
 		return nil // the streaming sender moves the FIFO on when it is done
 	}
+	o.staged = false // the FIFO goes through gnet from now on
 	var ready []*sendOp
 	max := s.settings().MaxPendingOutboundBytes
 	for len(o.fifo) > 0 {
@@ -559,12 +568,18 @@ func (r asyncRemote) SendBinaryFuture(data []byte) <-chan error {
 // Broadcast implements endpoint.Broadcaster: the frame is encoded once and
 // the same bytes are queued on every open session of this container that
 // did not negotiate compression (those get their own compressed frame).
+// From fanoutMin sessions on, the subscribers' event loops write it (see
+// fanout.go); to fewer, the caller does.
 func (s *session) Broadcast(to []endpoint.Session, typ endpoint.MessageType, data []byte) int {
 	op := opFor(typ)
 	if op == ws.OpText && !utf8.Valid(data) {
 		return 0
 	}
-	var shared *sharedFrame
+	var (
+		shared      *sharedFrame
+		lastLoop    gnet.EventLoop
+		lastFlusher *loopFlusher
+	)
 	n := 0
 	for _, e := range to {
 		t, ok := e.(*session)
@@ -598,8 +613,22 @@ func (s *session) Broadcast(to []endpoint.Session, typ endpoint.MessageType, dat
 			shared.refs.Store(1) // ours, dropped below
 		}
 		shared.refs.Add(1)
-		if t.transmit(wframe{b: *shared.buf, shared: shared}, false, policyAsync, nil) == nil {
+		w := wframe{b: *shared.buf, shared: shared}
+		if len(to) < fanoutMin {
+			if t.transmit(w, false, policyAsync, nil) == nil {
+				n++
+			}
+			continue
+		}
+		ok, first := t.stage(w)
+		if ok {
 			n++
+		}
+		if first {
+			if loop := t.c.EventLoop(); loop != lastLoop {
+				lastLoop, lastFlusher = loop, t.cont.flusherFor(loop)
+			}
+			lastFlusher.add(t)
 		}
 	}
 	if shared != nil {

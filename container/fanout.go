@@ -1,0 +1,292 @@
+package container
+
+import (
+	"context"
+	"sync"
+	"unsafe"
+
+	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+)
+
+// Fan-out: how a broadcast reaches many sockets.
+//
+// Writing the frame to each subscriber from the broadcaster's goroutine
+// costs one system call per subscriber, all on one core, and the next
+// message waits until the last subscriber has its copy. Instead, a
+// broadcast to fanoutMin sessions or more stages the shared frame on each
+// subscriber (a few nanoseconds under its out.mu) and leaves the writing to
+// the subscriber's own event loop: the loops write in parallel, and when
+// they fall behind, a subscriber's staged frames leave in one writev. The
+// cost per delivery then falls as the load rises, the way a
+// goroutine-per-connection server gains from its writers' batching.
+//
+// A session is staged (out.staged) only from direct mode, so nothing of it
+// is in gnet. Its staged frames wait in the FIFO, and every frame sent
+// meanwhile goes behind them (transmit), so the order of a session's frames
+// is kept. The first staged frame registers the session with its loop's
+// flusher, which arms one gnet task per loop, not per session; the task
+// writes each registered session's FIFO with one writev and returns the
+// session to direct mode, or hands what the socket did not take to gnet as
+// any queued frame (progressLocked). Anything else that takes the FIFO over
+// (progressLocked, OnClose) clears out.staged, so the flush then has
+// nothing to do.
+
+// fanoutMin is the smallest broadcast that stages its frame on the
+// subscribers' loops. A smaller one writes directly: a loop's wake-up would
+// cost more than it saves.
+const fanoutMin = 8
+
+// maxIOV bounds the buffers of one writev (Linux's UIO_MAXIOV is 1024).
+const maxIOV = 64
+
+// loopFlusher writes the staged frames of the sessions of one event loop.
+type loopFlusher struct {
+	loop gnet.EventLoop
+	task gnet.Runnable
+
+	mu    sync.Mutex
+	queue []*session // sessions with staged frames, in staging order
+	spare []*session // the last batch's storage, for the next queue
+	armed bool       // a flush task is queued on the loop and has not started
+}
+
+// flushScratch is the storage one flush works in.
+type flushScratch struct {
+	iov  [][]byte
+	vecs []unix.Iovec
+	done []*sendOp
+}
+
+var flushScratches = sync.Pool{New: func() any { return new(flushScratch) }}
+
+// flusherFor returns the flusher of loop, creating it on first use.
+func (c *Container) flusherFor(loop gnet.EventLoop) *loopFlusher {
+	if f, ok := c.flushers.Load(loop); ok {
+		return f.(*loopFlusher)
+	}
+	f := &loopFlusher{loop: loop}
+	f.task = gnet.RunnableFunc(f.run)
+	v, _ := c.flushers.LoadOrStore(loop, f)
+	return v.(*loopFlusher)
+}
+
+// add registers s, whose first frame was just staged, and makes sure a
+// flush is on its way.
+func (f *loopFlusher) add(s *session) {
+	f.mu.Lock()
+	f.queue = append(f.queue, s)
+	arm := !f.armed
+	f.armed = true
+	f.mu.Unlock()
+	if !arm {
+		return
+	}
+	if err := f.loop.Execute(context.Background(), f.task); err != nil {
+		// The engine is stopping: write from here, as a direct send would.
+		_ = f.run(context.Background())
+	}
+}
+
+// run flushes every registered session. It runs on the loop (or, when the
+// loop is gone, on the caller of add). Sessions staged while it runs are
+// queued again with a new task armed for them.
+func (f *loopFlusher) run(context.Context) error {
+	f.mu.Lock()
+	batch := f.queue
+	f.queue, f.spare = f.spare, nil
+	f.armed = false
+	f.mu.Unlock()
+	sc := flushScratches.Get().(*flushScratch)
+	for i, s := range batch {
+		batch[i] = nil
+		s.flushStaged(sc)
+	}
+	flushScratches.Put(sc)
+	f.mu.Lock()
+	if f.spare == nil {
+		f.spare = batch[:0]
+	}
+	f.mu.Unlock()
+	return nil
+}
+
+// flushStaged writes the session's staged frames, up to maxIOV per writev,
+// until they are all written or the socket is full, and completes the ones
+// written; the rest goes to gnet.
+func (s *session) flushStaged(f *flushScratch) {
+	o := &s.out
+	o.mu.Lock()
+	if !o.staged || o.closed {
+		o.staged = false
+		o.mu.Unlock()
+		return
+	}
+	o.staged = false
+	done := f.done[:0]
+	k := 0 // o.fifo[:k] are written
+	for k < len(o.fifo) {
+		iov := f.iov[:0]
+		want := 0
+		for _, op := range o.fifo[k:] {
+			if len(iov) == maxIOV {
+				break
+			}
+			iov = append(iov, op.w.b)
+			want += len(op.w.b)
+		}
+		wrote, err := writevAll(s.c.Fd(), iov, &f.vecs)
+		clear(iov)
+		f.iov = iov[:0]
+		if err != nil {
+			o.closed = true
+			o.mu.Unlock()
+			_ = s.c.Close() // OnClose releases the FIFO and fails its waiters
+			clear(done)
+			f.done = done[:0]
+			return
+		}
+		n := wrote
+		for ; k < len(o.fifo) && n >= len(o.fifo[k].w.b); k++ {
+			op := o.fifo[k]
+			n -= len(op.w.b)
+			o.fifoBytes -= op.n
+			done = append(done, op)
+		}
+		if n > 0 { // the socket took part of the next frame
+			op := o.fifo[k]
+			op.w.b = op.w.b[n:]
+			op.n -= n
+			o.fifoBytes -= n
+		}
+		if wrote < want {
+			break // the socket is full
+		}
+	}
+	rest := copy(o.fifo, o.fifo[k:])
+	clear(o.fifo[rest:])
+	o.fifo = o.fifo[:rest]
+	var ready []*sendOp
+	if rest == 0 {
+		o.direct = true
+		o.pollShift = 0
+	} else {
+		ready = s.progressLocked() // through gnet, as any queued frame
+	}
+	o.mu.Unlock()
+	closeAfter := false
+	for i, op := range done {
+		done[i] = nil
+		closeAfter = closeAfter || op.w.closeAfter
+		op.w.release()
+		if op.wait != nil {
+			op.wait <- nil
+		}
+		if op.done != nil {
+			op.done(nil)
+		}
+		putSendOp(op)
+	}
+	f.done = done[:0]
+	if closeAfter {
+		_ = s.c.Close()
+	}
+	notify(ready)
+}
+
+// stage queues w, a broadcast frame, for the session's loop to write. It
+// reports whether the frame was accepted (as Async().Send would) and
+// whether this is the session's first staged frame, which the caller
+// registers with the loop's flusher. A session that is not in direct mode
+// takes w as any other Async send. When MaxPendingOutboundBytes are staged
+// already, the loop has fallen behind the broadcaster, who then writes them
+// itself: a fast broadcaster is slowed down to the sockets' pace, as by a
+// direct write, instead of closing subscribers that read fast enough.
+func (s *session) stage(w wframe) (ok, first bool) {
+	o := &s.out
+	n := len(w.b)
+	for {
+		o.mu.Lock()
+		switch {
+		case o.closed || o.closeSent:
+			o.mu.Unlock()
+			w.release()
+			return false, false
+		case o.staged && o.fifoBytes+n > s.settings().MaxPendingOutboundBytes:
+			o.mu.Unlock()
+			sc := flushScratches.Get().(*flushScratch)
+			s.flushStaged(sc)
+			flushScratches.Put(sc)
+			continue
+		case o.staged:
+		case o.direct && len(o.fifo) == 0 && !o.streaming:
+			o.direct, o.staged, first = false, true, true
+		default:
+			o.mu.Unlock()
+			return s.transmit(w, false, policyAsync, nil) == nil, false
+		}
+		s.touch()
+		o.fifo = append(o.fifo, newSendOp(s, w, nil))
+		o.fifoBytes += n
+		o.mu.Unlock()
+		return true, first
+	}
+}
+
+// sendOps recycles the operations of staged frames, which a flush
+// completes; an operation that went on to gnet is left to the collector.
+var sendOps = sync.Pool{New: func() any { return new(sendOp) }}
+
+func newSendOp(s *session, w wframe, done func(error)) *sendOp {
+	op := sendOps.Get().(*sendOp)
+	op.s, op.w, op.n, op.done = s, w, len(w.b), done
+	return op
+}
+
+func putSendOp(op *sendOp) {
+	*op = sendOp{}
+	sendOps.Put(op)
+}
+
+// writevAll writes bufs to a non-blocking socket until it is full, with
+// vecs as the storage of the system call's vector (unix.Writev allocates
+// one per call). It returns how much was written; EAGAIN is not an error.
+func writevAll(fd int, bufs [][]byte, vecs *[]unix.Iovec) (int, error) {
+	if len(bufs) == 1 {
+		return writeFD(fd, bufs[0])
+	}
+	written := 0
+	for len(bufs) > 0 {
+		v := (*vecs)[:0]
+		for _, b := range bufs {
+			if len(b) > 0 {
+				iov := unix.Iovec{Base: &b[0]}
+				iov.SetLen(len(b))
+				v = append(v, iov)
+			}
+		}
+		*vecs = v
+		r, _, errno := unix.Syscall(unix.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(v))), uintptr(len(v)))
+		clear(v) // drop the references to the buffers
+		switch {
+		case errno == unix.EINTR:
+			continue
+		case errno == unix.EAGAIN:
+			return written, nil
+		case errno != 0:
+			return written, errno
+		}
+		n := int(r)
+		written += n
+		for len(bufs) > 0 && n >= len(bufs[0]) {
+			n -= len(bufs[0])
+			bufs = bufs[1:]
+		}
+		if n > 0 {
+			// A short write: the socket is full, or nearly. Let the caller
+			// queue the rest rather than split a buffer here.
+			return written, nil
+		}
+	}
+	return written, nil
+}
