@@ -7,6 +7,8 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
+
+	"github.com/wsc-dev/wsc/endpoint"
 )
 
 // Fan-out: how a broadcast reaches many sockets.
@@ -21,7 +23,7 @@ import (
 // cost per delivery then falls as the load rises, the way a
 // goroutine-per-connection server gains from its writers' batching.
 //
-// A session is staged (out.staged) only from direct mode, so nothing of it
+// A session is staged (out.stage) only from direct mode, so nothing of it
 // is in gnet. Its staged frames wait in the FIFO, and every frame sent
 // meanwhile goes behind them (transmit), so the order of a session's frames
 // is kept. The first staged frame registers the session with its loop's
@@ -29,8 +31,9 @@ import (
 // writes each registered session's FIFO with one writev and returns the
 // session to direct mode, or hands what the socket did not take to gnet as
 // any queued frame (progressLocked). Anything else that takes the FIFO over
-// (progressLocked, OnClose) clears out.staged, so the flush then has
-// nothing to do.
+// (progressLocked, OnClose) clears out.stage, so the flush then has
+// nothing to do. While the loop writes (stageFlushing), frames sent meanwhile
+// are added to the FIFO and written by the same flush.
 
 // fanoutMin is the smallest broadcast that stages its frame on the
 // subscribers' loops. A smaller one writes directly: a loop's wake-up would
@@ -39,6 +42,15 @@ const fanoutMin = 8
 
 // maxIOV bounds the buffers of one writev (Linux's UIO_MAXIOV is 1024).
 const maxIOV = 64
+
+// stageState says whether a session's FIFO holds staged frames.
+type stageState uint8
+
+const (
+	stageNone     stageState = iota
+	stageWaiting             // staged, for the loop's flusher or a helping sender
+	stageFlushing            // the loop is writing them, without out.mu
+)
 
 // loopFlusher writes the staged frames of the sessions of one event loop.
 type loopFlusher struct {
@@ -84,14 +96,20 @@ func (f *loopFlusher) add(s *session) {
 	}
 	if err := f.loop.Execute(context.Background(), f.task); err != nil {
 		// The engine is stopping: write from here, as a direct send would.
-		_ = f.run(context.Background())
+		f.flush(false)
 	}
 }
 
-// run flushes every registered session. It runs on the loop (or, when the
-// loop is gone, on the caller of add). Sessions staged while it runs are
-// queued again with a new task armed for them.
+// run flushes every registered session on the loop.
 func (f *loopFlusher) run(context.Context) error {
+	f.flush(true)
+	return nil
+}
+
+// flush flushes every registered session; onLoop says whether it runs on
+// the loop (else on the caller of add, when the loop is gone). Sessions
+// staged while it runs are queued again with a new task armed for them.
+func (f *loopFlusher) flush(onLoop bool) {
 	f.mu.Lock()
 	batch := f.queue
 	f.queue, f.spare = f.spare, nil
@@ -100,7 +118,7 @@ func (f *loopFlusher) run(context.Context) error {
 	sc := flushScratches.Get().(*flushScratch)
 	for i, s := range batch {
 		batch[i] = nil
-		s.flushStaged(sc)
+		s.flushStaged(sc, onLoop)
 	}
 	flushScratches.Put(sc)
 	f.mu.Lock()
@@ -108,21 +126,29 @@ func (f *loopFlusher) run(context.Context) error {
 		f.spare = batch[:0]
 	}
 	f.mu.Unlock()
-	return nil
 }
 
 // flushStaged writes the session's staged frames, up to maxIOV per writev,
 // until they are all written or the socket is full, and completes the ones
 // written; the rest goes to gnet.
-func (s *session) flushStaged(f *flushScratch) {
+//
+// On the loop it writes without holding out.mu, so that senders staging
+// more frames meanwhile do not wait for the system call: they only append
+// to the FIFO (stageFlushing keeps every other writer off the socket), and
+// the descriptor cannot be closed under the write, because gnet closes it
+// on this same goroutine. Anywhere else the write happens under out.mu, as
+// every direct write does.
+func (s *session) flushStaged(f *flushScratch, onLoop bool) {
 	o := &s.out
 	o.mu.Lock()
-	if !o.staged || o.closed {
-		o.staged = false
+	if o.stage != stageWaiting || o.closed {
+		if o.closed {
+			o.stage = stageNone
+		}
 		o.mu.Unlock()
 		return
 	}
-	o.staged = false
+	o.stage = stageFlushing
 	done := f.done[:0]
 	k := 0 // o.fifo[:k] are written
 	for k < len(o.fifo) {
@@ -135,11 +161,18 @@ func (s *session) flushStaged(f *flushScratch) {
 			iov = append(iov, op.w.b)
 			want += len(op.w.b)
 		}
+		if onLoop {
+			o.mu.Unlock()
+		}
 		wrote, err := writevAll(s.c.Fd(), iov, &f.vecs)
+		if onLoop {
+			o.mu.Lock()
+		}
 		clear(iov)
 		f.iov = iov[:0]
 		if err != nil {
 			o.closed = true
+			o.stage = stageNone
 			o.mu.Unlock()
 			_ = s.c.Close() // OnClose releases the FIFO and fails its waiters
 			clear(done)
@@ -150,7 +183,7 @@ func (s *session) flushStaged(f *flushScratch) {
 		for ; k < len(o.fifo) && n >= len(o.fifo[k].w.b); k++ {
 			op := o.fifo[k]
 			n -= len(op.w.b)
-			o.fifoBytes -= op.n
+			o.fifoBytes -= fifoCost(op.n)
 			done = append(done, op)
 		}
 		if n > 0 { // the socket took part of the next frame
@@ -163,6 +196,7 @@ func (s *session) flushStaged(f *flushScratch) {
 			break // the socket is full
 		}
 	}
+	o.stage = stageNone
 	rest := copy(o.fifo, o.fifo[k:])
 	clear(o.fifo[rest:])
 	o.fifo = o.fifo[:rest]
@@ -177,15 +211,14 @@ func (s *session) flushStaged(f *flushScratch) {
 	closeAfter := false
 	for i, op := range done {
 		done[i] = nil
-		closeAfter = closeAfter || op.w.closeAfter
-		op.w.release()
-		if op.wait != nil {
-			op.wait <- nil
+		h, wait, last := op.finish()
+		closeAfter = closeAfter || last
+		if wait != nil {
+			wait <- nil
 		}
-		if op.done != nil {
-			op.done(nil)
+		if h != nil {
+			h(nil)
 		}
-		putSendOp(op)
 	}
 	f.done = done[:0]
 	if closeAfter {
@@ -194,14 +227,24 @@ func (s *session) flushStaged(f *flushScratch) {
 	notify(ready)
 }
 
+// flushStagedHere writes the session's staged frames from the calling
+// goroutine, for a sender that finds its loop too far behind.
+func (s *session) flushStagedHere() {
+	sc := flushScratches.Get().(*flushScratch)
+	s.flushStaged(sc, false)
+	flushScratches.Put(sc)
+}
+
 // stage queues w, a broadcast frame, for the session's loop to write. It
 // reports whether the frame was accepted (as Async().Send would) and
 // whether this is the session's first staged frame, which the caller
 // registers with the loop's flusher. A session that is not in direct mode
-// takes w as any other Async send. When MaxPendingOutboundBytes are staged
-// already, the loop has fallen behind the broadcaster, who then writes them
-// itself: a fast broadcaster is slowed down to the sockets' pace, as by a
-// direct write, instead of closing subscribers that read fast enough.
+// takes w as any other Async send. When maxIOV frames or
+// MaxPendingOutboundBytes are staged already, the loop has fallen behind
+// the broadcaster, who then writes them itself (in one writev): a fast
+// broadcaster is slowed down to the sockets' pace, as by a direct write,
+// instead of piling up frames and latency, or closing subscribers that
+// read fast enough.
 func (s *session) stage(w wframe) (ok, first bool) {
 	o := &s.out
 	n := len(w.b)
@@ -212,34 +255,32 @@ func (s *session) stage(w wframe) (ok, first bool) {
 			o.mu.Unlock()
 			w.release()
 			return false, false
-		case o.staged && o.fifoBytes+n > s.settings().MaxPendingOutboundBytes:
+		case o.stage == stageWaiting && (len(o.fifo) >= maxIOV || o.fifoBytes+fifoCost(n) > s.settings().MaxPendingOutboundBytes):
 			o.mu.Unlock()
-			sc := flushScratches.Get().(*flushScratch)
-			s.flushStaged(sc)
-			flushScratches.Put(sc)
+			s.flushStagedHere()
 			continue
-		case o.staged:
+		case o.stage != stageNone:
 		case o.direct && len(o.fifo) == 0 && !o.streaming:
-			o.direct, o.staged, first = false, true, true
+			o.direct, o.stage, first = false, stageWaiting, true
 		default:
 			o.mu.Unlock()
 			return s.transmit(w, false, policyAsync, nil) == nil, false
 		}
 		s.touch()
 		o.fifo = append(o.fifo, newSendOp(s, w, nil))
-		o.fifoBytes += n
+		o.fifoBytes += fifoCost(n)
 		o.mu.Unlock()
 		return true, first
 	}
 }
 
-// sendOps recycles the operations of staged frames, which a flush
-// completes; an operation that went on to gnet is left to the collector.
+// sendOps recycles the operations of staged frames and of frames sent
+// behind them, which a flush completes; finish puts them back.
 var sendOps = sync.Pool{New: func() any { return new(sendOp) }}
 
-func newSendOp(s *session, w wframe, done func(error)) *sendOp {
+func newSendOp(s *session, w wframe, done endpoint.SendHandler) *sendOp {
 	op := sendOps.Get().(*sendOp)
-	op.s, op.w, op.n, op.done = s, w, len(w.b), done
+	op.s, op.w, op.n, op.done, op.pooled = s, w, len(w.b), done, true
 	return op
 }
 

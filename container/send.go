@@ -83,6 +83,19 @@ type sendOp struct {
 	wait     chan error           // Basic waiter, or nil
 	deadline time.Time            // for Async ops in the FIFO
 	inflight bool
+	pooled   bool // from sendOps, back there once finished
+}
+
+// finish releases op's frame and returns what its sender waits for. op must
+// not be used afterwards: it may be recycled.
+func (op *sendOp) finish() (done endpoint.SendHandler, wait chan error, closeAfter bool) {
+	w := op.w
+	done, wait, closeAfter = op.done, op.wait, w.closeAfter
+	if op.pooled {
+		putSendOp(op)
+	}
+	w.release()
+	return done, wait, closeAfter
 }
 
 // outbound is a session's send state; see the comment at the top of the file.
@@ -93,15 +106,22 @@ type outbound struct {
 	closed     bool // TCP closed: every send fails
 	closeDrain bool // close TCP once everything is written
 	polling    bool
-	streaming  bool // a large Basic send is being written (see stream.go)
-	staged     bool // the FIFO holds frames for the loop's flusher (see fanout.go)
+	streaming  bool       // a large Basic send is being written (see stream.go)
+	stage      stageState // the FIFO holds staged frames (see fanout.go)
 	// pollShift is the poll delay, 1 ms << (pollShift-1); 0: not backing off.
 	pollShift uint8
 	inflight  int // bytes in AsyncWrite tasks not yet run
 	backlog   int // gnet's OutboundBuffered at the last look
 	fifo      []*sendOp
-	fifoBytes int
+	fifoBytes int // fifoCost of the frames in fifo
 }
+
+// sendOpCost is what a frame waiting in the FIFO costs on top of its bytes
+// (its sendOp and slot), so that a FIFO of tiny frames is bounded too.
+const sendOpCost = 128
+
+// fifoCost is what a frame of n bytes counts in outbound.fifoBytes.
+func fifoCost(n int) int { return n + sendOpCost }
 
 func (o *outbound) queued() int { return o.inflight + o.backlog }
 
@@ -126,7 +146,15 @@ const (
 // policyAsync, done (if not nil) is called once with the result.
 func (s *session) transmit(w wframe, isClose bool, policy sendPolicy, done endpoint.SendHandler) error {
 	o := &s.out
+	n := len(w.b)
 	o.mu.Lock()
+	for o.stage == stageWaiting && !o.closed && policy != policyControl && o.fifoBytes+fifoCost(n) > s.settings().MaxPendingOutboundBytes {
+		// The loop has fallen behind on the staged frames: write them
+		// from here, as for a broadcaster (see stage).
+		o.mu.Unlock()
+		s.flushStagedHere()
+		o.mu.Lock()
+	}
 	if o.closed || o.closeSent {
 		o.mu.Unlock()
 		w.release()
@@ -139,7 +167,6 @@ func (s *session) transmit(w wframe, isClose bool, policy sendPolicy, done endpo
 		o.closeSent = true
 	}
 	s.touch()
-	n := len(w.b)
 	fits := len(o.fifo) == 0 && !o.streaming && (policy == policyControl || o.queued() == 0 || o.queued()+n <= s.settings().MaxPendingOutboundBytes)
 	if fits {
 		completed, err := s.writeLocked(w, done)
@@ -149,10 +176,10 @@ func (s *session) transmit(w wframe, isClose bool, policy sendPolicy, done endpo
 		}
 		return err
 	}
-	if o.staged && (policy == policyControl || o.fifoBytes+n <= s.settings().MaxPendingOutboundBytes) {
+	if o.stage != stageNone {
 		// Behind the staged frames, which the loop writes soon.
 		o.fifo = append(o.fifo, newSendOp(s, w, done))
-		o.fifoBytes += n
+		o.fifoBytes += fifoCost(n)
 		o.mu.Unlock()
 		return nil
 	}
@@ -162,7 +189,7 @@ func (s *session) transmit(w wframe, isClose bool, policy sendPolicy, done endpo
 	op := &sendOp{s: s, w: w, n: n, done: done}
 	switch policy {
 	case policyAsync:
-		if len(o.fifo) > 0 && o.fifoBytes+n > s.settings().MaxPendingOutboundBytes {
+		if len(o.fifo) > 0 && o.fifoBytes+fifoCost(n) > s.settings().MaxPendingOutboundBytes {
 			o.mu.Unlock()
 			w.release()
 			s.abort("send queue full")
@@ -176,7 +203,7 @@ func (s *session) transmit(w wframe, isClose bool, policy sendPolicy, done endpo
 		op.wait = make(chan error, 1)
 	}
 	o.fifo = append(o.fifo, op)
-	o.fifoBytes += n
+	o.fifoBytes += fifoCost(n)
 	s.ensurePollLocked()
 	wait := op.wait // op belongs to the loop once the lock is released
 	o.mu.Unlock()
@@ -230,9 +257,8 @@ func (s *session) asyncLocked(op *sendOp) {
 	o.inflight += op.n
 	if err := s.c.AsyncWrite(op.w.b, op.written); err != nil {
 		o.inflight -= op.n
-		op.w.release()
-		if op.done != nil {
-			go op.done(endpoint.ErrSessionClosed)
+		if done, _, _ := op.finish(); done != nil {
+			go done(endpoint.ErrSessionClosed)
 		}
 	}
 }
@@ -243,8 +269,7 @@ func (op *sendOp) written(c gnet.Conn, err error) error {
 	o := &s.out
 	o.mu.Lock()
 	o.inflight -= op.n
-	closeAfter := op.w.closeAfter
-	op.w.release()
+	done, _, closeAfter := op.finish()
 	var ready []*sendOp
 	if err == nil && !o.closed {
 		o.backlog = c.OutboundBuffered()
@@ -255,11 +280,11 @@ func (op *sendOp) written(c gnet.Conn, err error) error {
 	}
 	o.mu.Unlock()
 	notify(ready)
-	if op.done != nil {
+	if done != nil {
 		if err != nil {
 			err = endpoint.ErrSessionClosed
 		}
-		op.done(err)
+		done(err)
 	}
 	return nil
 }
@@ -273,7 +298,7 @@ func (s *session) progressLocked() []*sendOp {
 	if o.streaming {
 		return nil // the streaming sender moves the FIFO on when it is done
 	}
-	o.staged = false // the FIFO goes through gnet from now on
+	o.stage = stageNone // the FIFO goes through gnet from now on
 	var ready []*sendOp
 	max := s.settings().MaxPendingOutboundBytes
 	for len(o.fifo) > 0 {
@@ -283,7 +308,7 @@ func (s *session) progressLocked() []*sendOp {
 		}
 		o.fifo[0] = nil
 		o.fifo = o.fifo[1:]
-		o.fifoBytes -= op.n
+		o.fifoBytes -= fifoCost(op.n)
 		wait := op.wait
 		op.wait = nil
 		s.asyncLocked(op)
@@ -368,7 +393,7 @@ func (s *session) pollOnLoop(context.Context) error {
 			if op.deadline.IsZero() || !now.After(op.deadline) {
 				kept = append(kept, op)
 			} else {
-				o.fifoBytes -= op.n
+				o.fifoBytes -= fifoCost(op.n)
 			}
 		}
 		o.fifo = kept
@@ -379,9 +404,8 @@ func (s *session) pollOnLoop(context.Context) error {
 	notify(ready)
 	if len(expired) > 0 {
 		for _, op := range expired {
-			op.w.release()
-			if op.done != nil {
-				op.done(endpoint.ErrSendTimeout)
+			if done, _, _ := op.finish(); done != nil {
+				done(endpoint.ErrSendTimeout)
 			}
 		}
 		s.abort("async send timed out")
@@ -399,12 +423,12 @@ func (s *session) closeOutbound() {
 	o.fifo, o.fifoBytes = nil, 0
 	o.mu.Unlock()
 	for _, op := range fifo {
-		op.w.release()
-		if op.wait != nil {
-			op.wait <- endpoint.ErrSessionClosed
+		done, wait, _ := op.finish()
+		if wait != nil {
+			wait <- endpoint.ErrSessionClosed
 		}
-		if op.done != nil {
-			op.done(endpoint.ErrSessionClosed)
+		if done != nil {
+			done(endpoint.ErrSessionClosed)
 		}
 	}
 }

@@ -332,7 +332,7 @@ func (h *harness) w4(ctx context.Context) error {
 	cases := []bcase{{1000, []float64{50000, 100000}}}
 	servers := []string{"wsc"}
 	if h.full {
-		cases = []bcase{{1000, []float64{50000, 100000, 200000, 400000}}, {10000, []float64{50000, 100000, 200000}}}
+		cases = []bcase{{1000, []float64{50000, 100000, 200000, 400000, 800000, 1600000}}, {10000, []float64{50000, 100000, 200000, 400000, 800000}}}
 		servers = wsServers
 	}
 	const size = 1024
