@@ -115,6 +115,16 @@ const maxBatch = 64
 // worker; never twice at once for one session.
 func (s *session) run() {
 	last := evClose // the kind of the last event delivered
+	corked, wasCorked := false, false
+	defer func() {
+		// Sends staged while corked leave now, with one writev.
+		if corked {
+			s.clearFlag(flagCorked)
+		}
+		if wasCorked {
+			s.flushStagedHere()
+		}
+	}()
 	for i := 0; i < maxBatch; i++ {
 		s.mbMu.Lock()
 		if int(s.mbHead) == len(s.mb) {
@@ -135,7 +145,18 @@ func (s *session) run() {
 		s.mb[s.mbHead] = event{}
 		s.mbHead++
 		s.mbBytes -= ev.cost()
+		more := int(s.mbHead) < len(s.mb) && !s.inline
 		s.mbMu.Unlock()
+		if more != corked {
+			// With more events behind this one, its sends are staged
+			// (corked) rather than written one system call each.
+			if corked = more; more {
+				s.setFlag(flagCorked)
+				wasCorked = true
+			} else {
+				s.clearFlag(flagCorked)
+			}
+		}
 		s.deliver(&ev)
 		putBuf(ev.buf)
 		last = ev.kind

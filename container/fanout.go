@@ -261,17 +261,28 @@ func (s *session) stage(w wframe) (ok, first bool) {
 			continue
 		case o.stage != stageNone:
 		case o.direct && len(o.fifo) == 0 && !o.streaming:
-			o.direct, o.stage, first = false, stageWaiting, true
 		default:
 			o.mu.Unlock()
 			return s.transmit(w, false, policyAsync, nil) == nil, false
 		}
 		s.touch()
-		o.fifo = append(o.fifo, newSendOp(s, w, nil))
-		o.fifoBytes += fifoCost(n)
+		first = s.stageLocked(newSendOp(s, w, nil))
 		o.mu.Unlock()
 		return true, first
 	}
+}
+
+// stageLocked adds op to the session's staged frames, staging the session
+// if it was in direct mode; it reports whether it was, and the caller must
+// then register the session with its loop's flusher. o.mu must be held.
+func (s *session) stageLocked(op *sendOp) (first bool) {
+	o := &s.out
+	if o.stage == stageNone {
+		o.direct, o.stage, first = false, stageWaiting, true
+	}
+	o.fifo = append(o.fifo, op)
+	o.fifoBytes += fifoCost(op.n)
+	return first
 }
 
 // sendOps recycles the operations of staged frames and of frames sent

@@ -168,6 +168,14 @@ func (s *session) transmit(w wframe, isClose bool, policy sendPolicy, done endpo
 	}
 	s.touch()
 	fits := len(o.fifo) == 0 && !o.streaming && (policy == policyControl || o.queued() == 0 || o.queued()+n <= s.settings().MaxPendingOutboundBytes)
+	if fits && o.direct && policy != policyControl && s.has(flagCorked) {
+		first := s.stageLocked(newSendOp(s, w, done))
+		o.mu.Unlock()
+		if first {
+			s.cont.flusherFor(s.c.EventLoop()).add(s)
+		}
+		return nil
+	}
 	if fits {
 		completed, err := s.writeLocked(w, done)
 		o.mu.Unlock()

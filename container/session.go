@@ -154,6 +154,10 @@ const (
 	// messages in parts; the decoder reads these instead of the handlers.
 	flagPartialText
 	flagPartialBinary
+	// flagCorked: the executor is delivering an event with more behind it,
+	// so sends are staged and leave together at the end of the turn (see
+	// fanout.go).
+	flagCorked
 )
 
 func (s *session) has(f sessionFlag) bool { return s.flags.Load()&uint32(f) != 0 }
