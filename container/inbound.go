@@ -73,6 +73,20 @@ func (s *session) readFrames() gnet.Action {
 	}
 	buf, _ := c.Peek(-1)
 	off := 0
+	// An inline endpoint's sends for a message with more bytes behind it in
+	// this read are staged (corked) and leave together once the read is
+	// decoded, as the executor does for a turn of several events.
+	corked, wasCorked := false, false
+	if s.inline {
+		defer func() {
+			if corked {
+				s.clearFlag(flagCorked)
+			}
+			if wasCorked {
+				s.flushStagedHere()
+			}
+		}()
+	}
 	for off < len(buf) && !in.done {
 		if in.inPayload {
 			n := len(buf) - off
@@ -89,6 +103,14 @@ func (s *session) readFrames() gnet.Action {
 			}
 			if in.remaining == 0 {
 				in.inPayload = false
+				if s.inline && in.fin && (off < len(buf)) != corked {
+					if corked = !corked; corked {
+						s.setFlag(flagCorked)
+						wasCorked = true
+					} else {
+						s.clearFlag(flagCorked)
+					}
+				}
 				if in.fin && !s.finishMessage() {
 					break
 				}

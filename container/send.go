@@ -171,7 +171,10 @@ func (s *session) transmit(w wframe, isClose bool, policy sendPolicy, done endpo
 	if fits && o.direct && policy != policyControl && s.has(flagCorked) {
 		first := s.stageLocked(newSendOp(s, w, done))
 		o.mu.Unlock()
-		if first {
+		// The executor flushes at the end of its turn, with the loop's
+		// flusher as the safety net for a callback that blocks; an inline
+		// endpoint's loop flushes after the read and needs none.
+		if first && !(s.inline && s.has(flagOnLoop)) {
 			s.cont.flusherFor(s.c.EventLoop()).add(s)
 		}
 		return nil
