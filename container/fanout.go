@@ -11,7 +11,7 @@ import (
 	"github.com/wsc-dev/wsc/endpoint"
 )
 
-// Fan-out: how a broadcast reaches many sockets.
+// Staged sends: fan-out and corking.
 //
 // Writing the frame to each subscriber from the broadcaster's goroutine
 // costs one system call per subscriber, all on one core, and the next
@@ -34,6 +34,17 @@ import (
 // (progressLocked, OnClose) clears out.stage, so the flush then has
 // nothing to do. While the loop writes (stageFlushing), frames sent meanwhile
 // are added to the FIFO and written by the same flush.
+//
+// Corking stages a session's own replies the same way. While the executor
+// delivers an event with more events behind it in the mailbox, or an
+// inline endpoint's loop a message with more bytes behind it in the read,
+// the session is corked (flagCorked) and its sends are staged; the turn
+// ends with one writev of them all (flushStagedHere). Pipelined requests
+// then cost one system call per turn instead of one per reply. A callback
+// that blocks while corked does not hold its replies back: the executor
+// registers the session with the loop's flusher too, which writes them if
+// the turn has not ended by then. A lone event is not corked, so a
+// request-reply exchange writes directly, with no extra step.
 
 // fanoutMin is the smallest broadcast that stages its frame on the
 // subscribers' loops. A smaller one writes directly: a loop's wake-up would

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +17,7 @@ import (
 	"github.com/gobwas/ws/wsutil"
 
 	"github.com/wsc-dev/wsc/endpoint"
+	"github.com/wsc-dev/wsc/samples/echo"
 )
 
 // readFrames reads server frames from conn until a close frame or an
@@ -344,5 +347,101 @@ func TestFanoutStagedHelp(t *testing.T) {
 	}
 	if peers[0].conn.closed.Load() {
 		t.Fatal("a close frame without closeAfter closed the connection")
+	}
+}
+
+// writeSyscalls returns how many write system calls (write, writev, …) the
+// process has made, from /proc/self/io.
+func writeSyscalls(tb testing.TB) int64 {
+	tb.Helper()
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		tb.Skip("no /proc/self/io:", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "syscw:"); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			return n
+		}
+	}
+	tb.Skip("no syscw in /proc/self/io")
+	return 0
+}
+
+// TestCorkedTurn: when an executor turn delivers several messages, the
+// replies they send leave together, in order, in one system call, instead
+// of one write each.
+func TestCorkedTurn(t *testing.T) {
+	const msgs, size = 16, 100
+	env := newHotEnv(t, false)
+	p := newSendPeer(t, env, false)
+	p.s.SetBinaryHandler(func(b []byte) {
+		if err := p.s.Basic().SendBinary(b); err != nil {
+			t.Error(err)
+		}
+	})
+	for i := range msgs {
+		b := getBuf(size)
+		*b = append(*b, make([]byte, size)...)
+		(*b)[0] = byte(i)
+		if !p.s.post(event{kind: evBinary, buf: b}) {
+			t.Fatal("post failed")
+		}
+	}
+	before := writeSyscalls(t)
+	env.runTasks()
+	writes := writeSyscalls(t) - before
+	_ = p.client.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for i := range msgs {
+		h, err := ws.ReadHeader(p.client)
+		if err != nil {
+			t.Fatalf("reply %d: %v", i, err)
+		}
+		b := make([]byte, h.Length)
+		if _, err := io.ReadFull(p.client, b); err != nil || len(b) != size || b[0] != byte(i) {
+			t.Fatalf("reply %d: %d bytes, first %d, %v", i, len(b), b[0], err)
+		}
+	}
+	// The process's other goroutines may write too, but not 16 times.
+	if writes > 3 {
+		t.Errorf("%d replies took %d write system calls, want 1", msgs, writes)
+	}
+}
+
+// TestCorkedInlineRead: an inline endpoint answers the messages of one read
+// with one system call, in order.
+func TestCorkedInlineRead(t *testing.T) {
+	const msgs = 16
+	_, addr := startServer(t, echoSettings(), echo.InlineConfig())
+	conn := dial(t, addr, "/t/echo-inline")
+	var burst []byte
+	for i := range msgs {
+		burst = append(burst, maskedFrame(ws.OpBinary, []byte{byte(i), 1, 2, 3})...)
+	}
+	// One round first, so that the session is settled.
+	if _, err := conn.Write(maskedFrame(ws.OpBinary, []byte{0})); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := wsutil.ReadServerBinary(conn); err != nil {
+		t.Fatal(err)
+	}
+	before := writeSyscalls(t)
+	if _, err := conn.Write(burst); err != nil {
+		t.Fatal(err)
+	}
+	for i := range msgs {
+		b, err := wsutil.ReadServerBinary(conn)
+		if err != nil || len(b) != 4 || b[0] != byte(i) {
+			t.Fatalf("reply %d: %v %v", i, b, err)
+		}
+	}
+	// The client's write and the server's replies; a read split by TCP
+	// may add a few.
+	if writes := writeSyscalls(t) - before; writes > 5 {
+		t.Errorf("%d replies took %d write system calls (with the client's), want about 2", msgs, writes)
 	}
 }

@@ -34,6 +34,9 @@ import (
 // MaxPendingOutboundBytes of waiting frames fail at once and close the
 // session in the same way.
 //
+// Broadcasts and corked turns stage frames in the FIFO for one writev later
+// (see fanout.go).
+//
 // Writing to the file descriptor outside gnet is safe because OnClose, which
 // gnet calls before it closes the descriptor, takes the same mutex and marks
 // the session closed: no write can reach a descriptor number reused by
