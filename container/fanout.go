@@ -215,6 +215,9 @@ func (s *session) flushStaged(f *flushScratch, onLoop bool) {
 	if rest == 0 {
 		o.direct = true
 		o.pollShift = 0
+		if cap(o.fifo) > maxIOV {
+			o.fifo = nil // do not keep a burst's storage
+		}
 	} else {
 		ready = s.progressLocked() // through gnet, as any queued frame
 	}
