@@ -90,23 +90,11 @@ func withBuffered(conn net.Conn, br *bufio.Reader) net.Conn {
 // know, such as 1013).
 func readClose(tb testing.TB, conn net.Conn) ws.StatusCode {
 	tb.Helper()
-	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	for {
-		h, err := ws.ReadHeader(conn)
-		if err != nil {
-			tb.Fatalf("reading until close: %v", err)
-		}
-		p := make([]byte, h.Length)
-		if _, err := io.ReadFull(conn, p); err != nil {
-			tb.Fatalf("reading until close: %v", err)
-		}
-		if h.OpCode == ws.OpClose {
-			if len(p) < 2 {
-				return ws.StatusNoStatusRcvd
-			}
-			return ws.StatusCode(binary.BigEndian.Uint16(p))
-		}
+	code, err := readFrames(conn, time.Now().Add(10*time.Second), func(ws.OpCode, []byte) error { return nil })
+	if err != nil {
+		tb.Fatalf("reading until close: %v", err)
 	}
+	return code
 }
 
 // maskedFrame builds a client frame with a fixed mask.
