@@ -43,6 +43,7 @@ func main() {
 	webapps := flag.String("webapps", "", "deploy every folder of this directory as a web context (default: the bundled samples)")
 	shutdownTimeout := flag.Duration("shutdown-timeout", 10*time.Second, "how long a graceful shutdown may take")
 	verbose := flag.Bool("v", false, "log debug messages")
+	eventLoops := flag.Int("event-loops", 0, "number of event loops (default: GOMAXPROCS)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile to this file until shutdown")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: wsc [flags]\n       wsc check FILE...\n\nflags:\n")
@@ -66,7 +67,7 @@ func main() {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	cfg := container.Config{Addr: *listen, Logger: log, ServerName: *name, Route: *route}
+	cfg := container.Config{Addr: *listen, Logger: log, ServerName: *name, Route: *route, EventLoops: *eventLoops}
 	if err := run(cfg, *adminAddr, *webapps, *shutdownTimeout, log); err != nil {
 		log.Error("wsc stopped", "err", err)
 		pprof.StopCPUProfile()

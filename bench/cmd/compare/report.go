@@ -28,14 +28,15 @@ type report struct {
 	failure  string
 	sections []*section
 
-	echo        map[string]map[string][2]float64 // echo case → server → {msg/s, CPU-µs/msg} medians
-	idle        map[string][3]float64            // server → {heap+stack, RSS, goroutines} per conn
-	bcast       map[string]float64               // "subs/server" → deliveries/s
-	p99at80     map[string]float64               // server → p99 µs at 80% load
-	storm       map[string]float64               // server → upgrades/s
-	slowOK      bool
-	slowlorisOK bool
-	limitOK     bool
+	echo           map[string]map[string][2]float64 // echo case → server → {msg/s, CPU-µs/msg} medians
+	idle           map[string][3]float64            // server → {heap+stack, RSS, goroutines} per conn
+	bcast          map[string]float64               // "subs/server" → deliveries/s
+	bcastSustained map[string]float64               // "subs/server" → deliveries/s of the highest step with p99 ≤ sustainedP99
+	p99at80        map[string]float64               // server → p99 µs at 80% load
+	storm          map[string]float64               // server → upgrades/s
+	slowOK         bool
+	slowlorisOK    bool
+	limitOK        bool
 }
 
 // section is one workload's part of the report.
@@ -47,7 +48,7 @@ type section struct {
 
 func newReport(h *harness, set string) *report {
 	return &report{h: h, set: set, started: time.Now(),
-		echo: map[string]map[string][2]float64{}, bcast: map[string]float64{},
+		echo: map[string]map[string][2]float64{}, bcast: map[string]float64{}, bcastSustained: map[string]float64{},
 		p99at80: map[string]float64{}, storm: map[string]float64{}}
 }
 
@@ -191,7 +192,11 @@ func (r *report) targets() [][]string {
 		if !ok {
 			continue
 		}
-		out = append(out, []string{fmt.Sprintf("W4 deliveries/s ≥ W2 msg/s, %d conns", subs), fmt.Sprintf("≥ %.0f", m[0]), fmt.Sprintf("%.0f", d), yes(d >= m[0])})
+		// Judged on the highest step with a bounded p99, not on the
+		// overloaded best: deliveries that arrive seconds late do not count.
+		sus := r.bcastSustained[fmt.Sprintf("%d/wsc", subs)]
+		out = append(out, []string{fmt.Sprintf("W4 deliveries/s ≥ W2 msg/s, %d conns (at p99 ≤ %v)", subs, sustainedP99), fmt.Sprintf("≥ %.0f", m[0]),
+			fmt.Sprintf("%.0f (most, overloaded: %.0f)", sus, d), yes(sus >= m[0])})
 	}
 	if len(r.bcast) > 0 {
 		out = append(out, []string{"W4 frame encoded once per broadcast", "yes", "by construction: endpoint.Broadcast shares one encoded frame (container/send.go); tested in container", "yes"})
