@@ -18,6 +18,14 @@ type Batching interface {
 // be written within the blocking send timeout returns [ErrSendTimeout] and
 // closes the session. Calls from several goroutines are safe: frames never
 // interleave, and a message waits for the ones sent before it.
+//
+// Two kinds of send return once the message is queued rather than written,
+// as a batched one does: a send from a callback that has more events of its
+// session waiting behind it (the replies of that executor turn leave
+// together, in one system call, when it ends), and a send that finds
+// broadcast frames queued for the session's event loop to write. Should the
+// write then fail, the connection is closed and OnClose reports
+// [CloseClosedAbnormally].
 type Basic interface {
 	Batching
 	// SendText sends a text message; text must be valid UTF-8.
