@@ -1,6 +1,9 @@
 package container
 
 import (
+	"errors"
+	"os"
+	"syscall"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -25,6 +28,10 @@ import (
 // a slow peer; the sender writes again only under out.mu and while the
 // session is not closed, so it never writes to a descriptor gnet has
 // closed and the kernel may have reused.
+//
+// The sender waits in the Go runtime's network poller (socketWaiter), so a
+// waiting sender is a parked goroutine, not an OS thread blocked in
+// poll(2): many large sends to slow peers cannot exhaust the threads.
 
 // streamMin is the smallest payload a Basic send streams. Below it the
 // copy into a pooled frame buffer costs less than the extra system calls.
@@ -67,42 +74,67 @@ func (s *session) stream(op ws.OpCode, payload []byte) error {
 	o.streaming = true
 	deadline := time.Now().Add(s.settings().BlockingSendTimeout)
 	fd := s.c.Fd()
-	for {
+	// step writes what the socket takes, with o.mu held. It reports whether
+	// the stream has ended: written, closed, or failed (then err is set).
+	var err error
+	step := func() bool {
+		if o.closed {
+			err = endpoint.ErrSessionClosed
+			return true
+		}
 		s.touch()
-		n, err := writevFD(fd, hdr, payload)
-		if err != nil {
+		n, werr := writevFD(fd, hdr, payload)
+		if werr != nil {
 			o.closed = true
-			s.endStreamLocked()
-			o.mu.Unlock()
-			_ = s.c.Close()
-			return endpoint.ErrSessionClosed
+			err = werr
+			return true
 		}
 		if k := min(n, len(hdr)); k > 0 {
 			hdr, n = hdr[k:], n-k
 		}
 		payload = payload[n:]
-		if len(hdr) == 0 && len(payload) == 0 {
-			break
+		return len(hdr) == 0 && len(payload) == 0
+	}
+	// retry takes o.mu and steps; it keeps o.mu when the stream has ended.
+	retry := func() bool {
+		o.mu.Lock()
+		if step() {
+			return true
 		}
 		o.mu.Unlock()
+		return false
+	}
+	var waiter *socketWaiter // made when the socket is first full
+	ended := step()
+	if !ended {
+		o.mu.Unlock()
+	}
+	for !ended {
 		left := time.Until(deadline)
 		if left <= 0 {
 			o.mu.Lock()
 			s.endStreamLocked()
 			o.mu.Unlock()
+			waiter.close()
 			s.abort("blocking send timed out")
 			return endpoint.ErrSendTimeout
 		}
-		waitWritable(fd, min(left, streamPollSlice))
-		o.mu.Lock()
-		if o.closed {
-			s.endStreamLocked()
-			o.mu.Unlock()
-			return endpoint.ErrSessionClosed
+		if waiter == nil {
+			waiter = newSocketWaiter(fd)
 		}
+		ended = waiter.retry(min(left, streamPollSlice), retry)
 	}
+	// o.mu is held again.
+	waiter.close()
 	ready := s.endStreamLocked()
 	o.mu.Unlock()
+	switch {
+	case err == endpoint.ErrSessionClosed:
+		return err
+	case err != nil:
+		_ = s.c.Close()
+		return endpoint.ErrSessionClosed
+	}
 	notify(ready)
 	return nil
 }
@@ -139,12 +171,62 @@ func writevFD(fd int, hdr, payload []byte) (int, error) {
 	}
 }
 
-// waitWritable waits until fd can take more bytes, at most d.
-func waitWritable(fd int, d time.Duration) {
-	ms := int(d / time.Millisecond)
-	if ms < 1 {
-		ms = 1
+// socketWaiter waits until a socket can take more bytes, in the Go
+// runtime's network poller. It watches a duplicate of the descriptor, so it
+// never registers or closes a number that gnet owns (and may close, and the
+// kernel reuse); the duplicate keeps the socket open until close, which a
+// stream calls at most streamPollSlice after its session closed. When the
+// descriptor cannot be duplicated (no descriptors left) or registered, it
+// falls back to poll(2), which holds the thread while it waits.
+type socketWaiter struct {
+	fd int // the socket's own descriptor, for the fallback
+	f  *os.File
+	rc syscall.RawConn
+}
+
+func newSocketWaiter(fd int) *socketWaiter {
+	w := &socketWaiter{fd: fd}
+	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return w
 	}
-	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
+	// The socket is non-blocking, so os.NewFile registers the duplicate
+	// with the runtime's poller.
+	f := os.NewFile(uintptr(dup), "wsc-stream")
+	rc, err := f.SyscallConn()
+	if err != nil {
+		_ = f.Close()
+		return w
+	}
+	w.f, w.rc = f, rc
+	return w
+}
+
+// retry calls try, and again each time the socket can take more bytes,
+// until try returns true (then retry does too) or d has passed. try must
+// attempt a write: the poller forgets readiness it saw before retry was
+// called, so it is the write's EAGAIN that makes waiting safe.
+func (w *socketWaiter) retry(d time.Duration, try func() bool) bool {
+	if w.f != nil && w.f.SetWriteDeadline(time.Now().Add(d)) == nil {
+		ok := false
+		err := w.rc.Write(func(uintptr) bool {
+			ok = try()
+			return ok
+		})
+		if ok || err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+			return ok
+		}
+	}
+	// Not pollable: wait in poll(2), then try once.
+	ms := max(int(d/time.Millisecond), 1)
+	fds := []unix.PollFd{{Fd: int32(w.fd), Events: unix.POLLOUT}}
 	_, _ = unix.Poll(fds, ms)
+	return try()
+}
+
+// close releases the duplicate descriptor. A nil waiter is a no-op.
+func (w *socketWaiter) close() {
+	if w != nil && w.f != nil {
+		_ = w.f.Close()
+	}
 }

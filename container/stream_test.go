@@ -3,6 +3,9 @@ package container
 import (
 	"bytes"
 	"net"
+	"os"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -162,4 +165,76 @@ func TestStreamCloseWhileWaiting(t *testing.T) {
 		t.Fatal("OnClose not called")
 	}
 	checkEcho(t, addr, "/t/echo")
+}
+
+// TestStreamWaitHoldsNoThread: large Basic sends waiting for sockets that
+// are full park their goroutines in the runtime's network poller. Were each
+// to wait in poll(2), every waiting sender would hold an OS thread, and
+// enough of them would exhaust the process's threads.
+func TestStreamWaitHoldsNoThread(t *testing.T) {
+	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
+		t.Skip("reads amd64 system call numbers from /proc/self/task")
+	}
+	const senders = 32
+	res := make(chan error, senders)
+	started := make(chan struct{}, senders)
+	st := echoSettings()
+	st.BlockingSendTimeout = time.Minute
+	_, addr := startServer(t, st, &endpoint.ServerConfig{
+		Path: "/big",
+		New: func() endpoint.Endpoint {
+			return &closeSignal{closed: make(chan endpoint.CloseReason, 1), open: func(s endpoint.Session) {
+				go func() {
+					started <- struct{}{}
+					res <- s.Basic().SendBinary(make([]byte, 8<<20))
+				}()
+			}}
+		},
+	})
+	conns := make([]net.Conn, senders)
+	for i := range conns {
+		conns[i] = dialNonReader(t, addr, "/t/big")
+	}
+	for range senders {
+		<-started
+	}
+	// The sockets fill within milliseconds; give the senders time to wait.
+	time.Sleep(500 * time.Millisecond)
+	if n := threadsInPoll(t); n >= senders/2 {
+		t.Errorf("%d threads wait in poll(2) for %d large sends: a waiting sender holds a thread", n, senders)
+	}
+	for _, c := range conns {
+		_ = c.Close()
+	}
+	for range senders {
+		select {
+		case err := <-res:
+			if err != endpoint.ErrSessionClosed {
+				t.Fatalf("send returned %v, want ErrSessionClosed", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a send still waits 5s after its client left")
+		}
+	}
+}
+
+// threadsInPoll counts the process's threads now in poll(2) or ppoll(2).
+func threadsInPoll(t *testing.T) int {
+	t.Helper()
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, task := range tasks {
+		b, err := os.ReadFile("/proc/self/task/" + task.Name() + "/syscall")
+		if err != nil {
+			continue // the thread exited
+		}
+		nr, _, _ := strings.Cut(string(b), " ")
+		if nr == "7" || nr == "271" { // SYS_POLL, SYS_PPOLL on amd64
+			n++
+		}
+	}
+	return n
 }
