@@ -70,6 +70,25 @@ func (s *session) postPending(ev event) (ok bool, pending int) {
 		putBuf(ev.buf)
 		return true, 0
 	}
+	if (ev.kind == evText || ev.kind == evBinary) && s.inline && !s.scheduled && int(s.mbHead) == len(s.mb) && s.has(flagOnLoop) {
+		// An inline endpoint with nothing pending: deliver the message
+		// straight away, without a trip through the mailbox (which such a
+		// session then never allocates).
+		s.scheduled = true
+		s.mbMu.Unlock()
+		s.deliver(&ev)
+		putBuf(ev.buf)
+		s.mbMu.Lock()
+		if int(s.mbHead) == len(s.mb) {
+			s.scheduled = false
+			s.mbMu.Unlock()
+			s.maybeResume()
+			return true, 0
+		}
+		s.mbMu.Unlock()
+		s.run() // what the callback posted meanwhile (an error, the close)
+		return true, 0
+	}
 	s.mb = append(s.mb, ev)
 	s.mbBytes += ev.cost()
 	pending = int(s.mbBytes)
