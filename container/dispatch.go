@@ -78,15 +78,7 @@ func (s *session) postPending(ev event) (ok bool, pending int) {
 		s.mbMu.Unlock()
 		s.deliver(&ev)
 		putBuf(ev.buf)
-		s.mbMu.Lock()
-		if int(s.mbHead) == len(s.mb) {
-			s.scheduled = false
-			s.mbMu.Unlock()
-			s.maybeResume()
-			return true, 0
-		}
-		s.mbMu.Unlock()
-		s.run() // what the callback posted meanwhile (an error, the close)
+		s.run() // what the callback posted meanwhile (an error, the close), and unschedules
 		return true, 0
 	}
 	s.mb = append(s.mb, ev)
