@@ -278,13 +278,13 @@ func (h *harness) pick(names ...string) []*server {
 // wsServers are the WebSocket servers (all but raw).
 var wsServers = []string{"wsc", "gorilla", "gws", "coder", "gobwas", "nbio"}
 
-// interleave runs fn for every server over h.rounds rounds, flipping the
+// interleave runs fn for every server over rounds rounds, flipping the
 // order every round. An error of wsc or raw fails the case; a peer that
 // fails is left out of the later rounds, and its error is returned in
 // peerErrs for the table.
-func (h *harness) interleave(ctx context.Context, list []*server, fn func(ctx context.Context, s *server, round int) error) (peerErrs map[string]error, err error) {
+func (h *harness) interleave(ctx context.Context, list []*server, rounds int, fn func(ctx context.Context, s *server, round int) error) (peerErrs map[string]error, err error) {
 	peerErrs = map[string]error{}
-	for r := 1; r <= h.rounds; r++ {
+	for r := 1; r <= rounds; r++ {
 		order := slices.Clone(list)
 		if r%2 == 0 {
 			slices.Reverse(order)

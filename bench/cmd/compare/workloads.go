@@ -63,6 +63,9 @@ func logSample(s *server, what string, smp sample) {
 type echoCase struct {
 	conns, size, inflight int
 	servers               []string
+	// rounds overrides -rounds when larger: the cases the targets are
+	// judged on get more, so one disturbed round moves their medians less.
+	rounds int
 }
 
 func (c echoCase) key() string {
@@ -90,7 +93,7 @@ func (h *harness) echoCases(ctx context.Context, title, intro string, cases []ec
 	for _, c := range cases {
 		list := h.pick(c.servers...)
 		res := map[string][]sample{}
-		peerErrs, err := h.interleave(ctx, list, func(ctx context.Context, s *server, round int) error {
+		peerErrs, err := h.interleave(ctx, list, max(h.rounds, c.rounds), func(ctx context.Context, s *server, round int) error {
 			return h.once(ctx, s, fmt.Sprintf("echo-%d-%d-%d-r%d", c.conns, c.size, c.inflight, round), func(srv *running) error {
 				var extra []string
 				if c.inflight > 1 {
@@ -110,18 +113,22 @@ func (h *harness) echoCases(ctx context.Context, title, intro string, cases []ec
 			return err
 		}
 		med := map[string][2]float64{}
+		byRound := map[string]map[int][2]float64{}
 		for _, s := range list {
 			if len(res[s.name]) == 0 {
 				continue
 			}
 			var mps, cpu []float64
+			byRound[s.name] = map[int][2]float64{}
 			for _, r := range res[s.name] {
 				mps = append(mps, r.res.MsgPerS)
 				cpu = append(cpu, r.cpuUsPer(float64(r.res.Messages)))
+				byRound[s.name][r.round] = [2]float64{r.res.MsgPerS, r.cpuUsPer(float64(r.res.Messages))}
 			}
 			med[s.name] = [2]float64{median(mps), median(cpu)}
 		}
 		h.rep.echo[c.key()] = med
+		h.rep.echoRounds[c.key()] = byRound
 		for _, s := range list {
 			rs := res[s.name]
 			if perr := peerErrs[s.name]; perr != nil || len(rs) == 0 {
@@ -180,6 +187,9 @@ func (h *harness) w2(ctx context.Context) error {
 				c := echoCase{conns: conns, size: size, servers: []string{"raw", "wsc", "wsc-inline"}}
 				if conns == 1000 || (conns == 10000 && size == 1024) {
 					c.servers = all
+				}
+				if conns == 1000 && size <= 1024 {
+					c.rounds = targetRounds
 				}
 				cases = append(cases, c)
 			}
@@ -559,7 +569,11 @@ func (h *harness) w5(ctx context.Context) error {
 	for _, pct := range []int{50, 80, 95} {
 		rate := ref * float64(pct) / 100
 		res := map[string][]sample{}
-		peerErrs, err := h.interleave(ctx, list, func(ctx context.Context, s *server, round int) error {
+		rounds := h.rounds
+		if pct == 80 && h.full {
+			rounds = max(rounds, targetRounds) // the load the target is judged at
+		}
+		peerErrs, err := h.interleave(ctx, list, rounds, func(ctx context.Context, s *server, round int) error {
 			return h.once(ctx, s, fmt.Sprintf("w5-%d-r%d", pct, round), func(srv *running) error {
 				args := h.echoArgs(srv, conns, size)
 				for i := range args {
@@ -569,6 +583,7 @@ func (h *harness) w5(ctx context.Context) error {
 				if err != nil {
 					return err
 				}
+				smp.round = round
 				res[s.name] = append(res[s.name], smp)
 				fmt.Fprintf(os.Stderr, "  %-8s %d%%: %8.0f msg/s p50 %.2f p99 %.2f p999 %.2f ms\n", s.name, pct, smp.res.MsgPerS, smp.res.P50us/1e3, smp.res.P99us/1e3, smp.res.P999us/1e3)
 				return nil
@@ -606,6 +621,10 @@ func (h *harness) w5(ctx context.Context) error {
 			}
 			if pct == 80 {
 				h.rep.p99at80[s.name] = p99[s.name]
+				h.rep.p99at80Rounds[s.name] = map[int]float64{}
+				for _, r := range res[s.name] {
+					h.rep.p99at80Rounds[s.name][r.round] = r.res.P99us
+				}
 			}
 			sec.row(fmt.Sprintf("%d%%", pct), s.label, fmt.Sprintf("%.0f", rate), fmt.Sprintf("%.0f", median(mps)),
 				fmt.Sprintf("%.2f / %.2f / %.2f", median(p50), p99[s.name]/1e3, median(p999)), x, fmt.Sprintf("%.2f", median(cpu)))
