@@ -160,9 +160,7 @@ func (r *report) targets() [][]string {
 		// runs of one round are made minutes apart at most, so the pairs
 		// see the same machine, while the medians of each server alone
 		// may come from different rounds.
-		pair := func(a, b string, i int) (float64, int) {
-			return pairedRatio(rounds[a], rounds[b], func(v [2]float64) float64 { return v[i] })
-		}
+		pair := func(a, b string, i int) (float64, int) { return pairedRatio(rounds[a], rounds[b], i) }
 		_, okW := m["wsc"]
 		if _, ok := m["raw"]; ok && okW {
 			x, n := pair("wsc", "raw", 0)
@@ -219,16 +217,25 @@ func (r *report) targets() [][]string {
 			out = append(out, []string{"W4b slow subscribers closed, memory plateaus", "pass", passFail(r.slowOK), yes(r.slowOK)})
 		}
 	}
-	if w, ok := r.p99at80["wsc"]; ok {
-		if raw, ok := r.p99at80["raw"]; ok {
-			p99 := func(v float64) float64 { return v }
-			x, n := pairedRatio(r.p99at80Rounds["wsc"], r.p99at80Rounds["raw"], p99)
-			out = append(out, []string{"W5 p99 at 80% load vs raw gnet", "≤ 1.2×", fmt.Sprintf("%.2f× (medians %.2f vs %.2f ms) %s", x, w/1e3, raw/1e3, pairedNote(n)), yes(x <= 1.2)})
-			if in, ok := r.p99at80["wsc-inline"]; ok {
-				x, n := pairedRatio(r.p99at80Rounds["wsc-inline"], r.p99at80Rounds["raw"], p99)
-				out = append(out, []string{"W5 p99 at 80% load vs raw gnet, inline endpoint", "≤ 1.2×", fmt.Sprintf("%.2f× (medians %.2f vs %.2f ms) %s", x, in/1e3, raw/1e3, pairedNote(n)), yes(x <= 1.2)})
-			}
+	// W5 is judged on the ratio of the medians, not on per-round ratios: a
+	// p99 moves with bursts a few hundred milliseconds long (another
+	// tenant, steal) that hit one run and not the next, so the runs of a
+	// round do not share them, while the median of each server's runs
+	// leaves out up to two disturbed ones. The per-round ratios' range
+	// shows how far apart single runs are.
+	for _, w := range []string{"wsc", "wsc-inline"} {
+		mine, ok := r.p99at80[w]
+		raw, okR := r.p99at80["raw"]
+		if !ok || !okR {
+			continue
 		}
+		what := "W5 p99 at 80% load vs raw gnet"
+		if w == "wsc-inline" {
+			what += ", inline endpoint"
+		}
+		x := mine / raw
+		lo, hi := ratioRange(r.p99at80Rounds[w], r.p99at80Rounds["raw"])
+		out = append(out, []string{what, "≤ 1.2×", fmt.Sprintf("%.2f× (%.2f vs %.2f ms; single rounds %.2f–%.2f×)", x, mine/1e3, raw/1e3, lo, hi), yes(x <= 1.2)})
 	}
 	if _, ok := r.storm["wsc"]; ok {
 		out = append(out, []string{"W6 slowloris: handshake timeout closes every slow conn, echo keeps going", "pass", passFail(r.slowlorisOK), yes(r.slowlorisOK)})
@@ -246,15 +253,27 @@ func (r *report) targets() [][]string {
 const targetRounds = 5
 
 // pairedRatio returns the median, over the rounds both a and b ran, of
-// f(a's figure) / f(b's figure), and how many rounds that was.
-func pairedRatio[V any](a, b map[int]V, f func(V) float64) (float64, int) {
+// a's figure i over b's, and how many rounds that was.
+func pairedRatio(a, b map[int][2]float64, i int) (float64, int) {
 	var xs []float64
 	for round, va := range a {
 		if vb, ok := b[round]; ok {
-			xs = append(xs, f(va)/f(vb))
+			xs = append(xs, va[i]/vb[i])
 		}
 	}
 	return median(xs), len(xs)
+}
+
+// ratioRange returns the least and the greatest of a[round]/b[round] over
+// the rounds both ran.
+func ratioRange(a, b map[int]float64) (lo, hi float64) {
+	lo, hi = math.Inf(1), math.Inf(-1)
+	for round, va := range a {
+		if vb, ok := b[round]; ok {
+			lo, hi = min(lo, va/vb), max(hi, va/vb)
+		}
+	}
+	return lo, hi
 }
 
 // pairedNote says what a paired ratio is the median of.
@@ -297,7 +316,7 @@ func (r *report) env() []string {
 		more = fmt.Sprintf("; at least %d for the cases a target is judged on", targetRounds)
 	}
 	add("method", fmt.Sprintf("%d interleaved rounds per throughput case (order flips every round%s), %v warm-up, %v measured; medians; "+
-		"targets are judged on the median of the per-round ratios (each round's runs are made back to back); loopback; load processes of ≤ %d connections over 127.0.x.y source addresses",
+		"W2 targets are judged on the median of the per-round ratios (each round's runs are made back to back), W5's on the ratio of the medians; loopback; load processes of ≤ %d connections over 127.0.x.y source addresses",
 		r.h.rounds, more, r.h.warmup, r.h.duration, perProc))
 	return lines
 }
