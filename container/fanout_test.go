@@ -384,11 +384,12 @@ func segsOut(tb testing.TB, c *net.TCPConn) uint32 {
 		tb.Fatal(err)
 	}
 	var info *unix.TCPInfo
-	if err := rc.Control(func(fd uintptr) { info, err = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) }); err != nil {
+	var infoErr error
+	if err := rc.Control(func(fd uintptr) { info, infoErr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) }); err != nil {
 		tb.Fatal(err)
 	}
-	if err != nil {
-		tb.Skip("no TCP_INFO:", err)
+	if infoErr != nil {
+		tb.Skip("no TCP_INFO:", infoErr)
 	}
 	return info.Segs_out
 }

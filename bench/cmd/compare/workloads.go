@@ -121,9 +121,9 @@ func (h *harness) echoCases(ctx context.Context, title, intro string, cases []ec
 			var mps, cpu []float64
 			byRound[s.name] = map[int][2]float64{}
 			for _, r := range res[s.name] {
-				mps = append(mps, r.res.MsgPerS)
-				cpu = append(cpu, r.cpuUsPer(float64(r.res.Messages)))
-				byRound[s.name][r.round] = [2]float64{r.res.MsgPerS, r.cpuUsPer(float64(r.res.Messages))}
+				v := [2]float64{r.res.MsgPerS, r.cpuUsPer(float64(r.res.Messages))}
+				mps, cpu = append(mps, v[0]), append(cpu, v[1])
+				byRound[s.name][r.round] = v
 			}
 			med[s.name] = [2]float64{median(mps), median(cpu)}
 		}
@@ -150,15 +150,8 @@ func (h *harness) echoCases(ctx context.Context, title, intro string, cases []ec
 				xc = fmt.Sprintf("%.2f", med[s.name][1]/raw[1])
 				if strings.HasPrefix(s.name, "wsc") {
 					// The per-round ratios pair runs made back to back.
-					var rr, rc []float64
-					for _, a := range res["raw"] {
-						for _, b := range rs {
-							if a.round == b.round {
-								rr = append(rr, b.res.MsgPerS/a.res.MsgPerS)
-								rc = append(rc, b.cpuUsPer(float64(b.res.Messages))/a.cpuUsPer(float64(a.res.Messages)))
-							}
-						}
-					}
+					rr := roundRatios(byRound[s.name], byRound["raw"], 0)
+					rc := roundRatios(byRound[s.name], byRound["raw"], 1)
 					if len(rr) > 1 {
 						xr += fmt.Sprintf(" (%.2f–%.2f)", slices.Min(rr), slices.Max(rr))
 						xc += fmt.Sprintf(" (%.2f–%.2f)", slices.Min(rc), slices.Max(rc))
@@ -621,9 +614,9 @@ func (h *harness) w5(ctx context.Context) error {
 			}
 			if pct == 80 {
 				h.rep.p99at80[s.name] = p99[s.name]
-				h.rep.p99at80Rounds[s.name] = map[int]float64{}
+				h.rep.p99at80Rounds[s.name] = map[int][2]float64{}
 				for _, r := range res[s.name] {
-					h.rep.p99at80Rounds[s.name][r.round] = r.res.P99us
+					h.rep.p99at80Rounds[s.name][r.round] = [2]float64{r.res.P99us}
 				}
 			}
 			sec.row(fmt.Sprintf("%d%%", pct), s.label, fmt.Sprintf("%.0f", rate), fmt.Sprintf("%.0f", median(mps)),
