@@ -151,14 +151,7 @@ func TestStreamCloseWhileWaiting(t *testing.T) {
 	conn := dialNonReader(t, addr, "/t/big")
 	time.Sleep(200 * time.Millisecond)
 	_ = conn.Close()
-	select {
-	case err := <-res:
-		if err != endpoint.ErrSessionClosed {
-			t.Fatalf("send returned %v, want ErrSessionClosed", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the send still waits 5s after the client left")
-	}
+	wantSendClosed(t, res)
 	select {
 	case <-closed:
 	case <-time.After(5 * time.Second):
@@ -207,14 +200,21 @@ func TestStreamWaitHoldsNoThread(t *testing.T) {
 		_ = c.Close()
 	}
 	for range senders {
-		select {
-		case err := <-res:
-			if err != endpoint.ErrSessionClosed {
-				t.Fatalf("send returned %v, want ErrSessionClosed", err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("a send still waits 5s after its client left")
+		wantSendClosed(t, res)
+	}
+}
+
+// wantSendClosed waits for a send's result on res: ErrSessionClosed, within
+// 5 s of its client leaving.
+func wantSendClosed(t *testing.T, res <-chan error) {
+	t.Helper()
+	select {
+	case err := <-res:
+		if err != endpoint.ErrSessionClosed {
+			t.Fatalf("send returned %v, want ErrSessionClosed", err)
 		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a send still waits 5s after its client left")
 	}
 }
 
