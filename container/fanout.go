@@ -181,6 +181,16 @@ func (s *session) flushStaged(f *flushScratch, onLoop bool) {
 		}
 		clear(iov)
 		f.iov = iov[:0]
+		if o.closed && err == nil {
+			// Closed while the socket was written: closeOutbound has
+			// failed the FIFO's frames and dropped it. gnet calls it on
+			// this goroutine, so only a caller off the loop gets here;
+			// the frames completed before it are still ours to finish.
+			o.stage = stageNone
+			o.mu.Unlock()
+			s.finishWritten(f, done, nil)
+			return
+		}
 		if err != nil {
 			o.closed = true
 			o.stage = stageNone
@@ -222,6 +232,13 @@ func (s *session) flushStaged(f *flushScratch, onLoop bool) {
 		ready = s.progressLocked() // through gnet, as any queued frame
 	}
 	o.mu.Unlock()
+	s.finishWritten(f, done, ready)
+}
+
+// finishWritten completes done, the frames a flush wrote, releases the
+// Basic waiters of ready, and closes the connection when one of the frames
+// was the last (a close frame). o.mu must not be held.
+func (s *session) finishWritten(f *flushScratch, done, ready []*sendOp) {
 	closeAfter := false
 	for i, op := range done {
 		done[i] = nil

@@ -144,6 +144,19 @@ func (f *hotConn) release() {
 	}
 }
 
+// runOnLoop runs fn on the fake event loop, after the tasks queued before
+// it, and waits for it; without a loop it runs fn here.
+func (f *hotConn) runOnLoop(fn func()) {
+	ran := make(chan struct{})
+	task := gnet.RunnableFunc(func(context.Context) error { fn(); close(ran); return nil })
+	if f.enqueue(hotTask{run: task, ctx: context.Background()}) != nil {
+		fn()
+		return
+	}
+	f.release()
+	<-ran
+}
+
 // startLoop starts the fake event loop; it stops when the test ends.
 func (f *hotConn) startLoop(tb testing.TB) {
 	f.wake = make(chan struct{}, 1)
@@ -615,7 +628,8 @@ func newSendPeer(tb testing.TB, env *hotEnv, drain bool) *sendPeer {
 		close(stopped)
 	}
 	tb.Cleanup(func() {
-		p.s.closeOutbound() // no send may reach the descriptor once closed
+		// As gnet's OnClose, on the loop: not while a flush writes.
+		p.conn.runOnLoop(p.s.closeOutbound) // no send may reach the descriptor once closed
 		_ = client.Close()
 		_ = server.Close()
 		<-stopped
