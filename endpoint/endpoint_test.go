@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/wsc-dev/wsc/endpoint"
@@ -78,8 +79,11 @@ func TestModuleRegistry(t *testing.T) {
 	m := endpoint.ModuleFunc(func(p endpoint.InitParams) (*endpoint.Application, error) {
 		return &endpoint.Application{}, nil
 	})
-	endpoint.RegisterModule("test-module", m)
-	if got, ok := endpoint.LookupModule("test-module"); !ok || got == nil {
+	// A name of its own per run: the registry is process-wide, and -count
+	// runs the test again in the same process.
+	name := fmt.Sprintf("test-module-%d", moduleRuns.Add(1))
+	endpoint.RegisterModule(name, m)
+	if got, ok := endpoint.LookupModule(name); !ok || got == nil {
 		t.Fatal("registered module not found")
 	}
 	if _, ok := endpoint.LookupModule("nope"); ok {
@@ -90,8 +94,10 @@ func TestModuleRegistry(t *testing.T) {
 			t.Fatal("registering a name twice should panic")
 		}
 	}()
-	endpoint.RegisterModule("test-module", m)
+	endpoint.RegisterModule(name, m)
 }
+
+var moduleRuns atomic.Int64
 
 func TestInitParams(t *testing.T) {
 	p := endpoint.InitParams{"a": "1"}
