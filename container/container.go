@@ -397,10 +397,10 @@ func (h *handler) OnTraffic(conn gnet.Conn) gnet.Action {
 		defer s.clearFlag(flagOnLoop)
 		return s.onHandshakeTraffic()
 	}
-	// Open: s.inline was set before the state changed. Only an inline
+	// Open: flagInline was set before the state changed. Only an inline
 	// endpoint looks at flagOnLoop, so the others skip two atomic
 	// operations per read.
-	if !s.inline {
+	if !s.has(flagInline) {
 		return s.readFrames()
 	}
 	s.setFlag(flagOnLoop)

@@ -70,7 +70,7 @@ func (s *session) postPending(ev event) (ok bool, pending int) {
 		putBuf(ev.buf)
 		return true, 0
 	}
-	if (ev.kind == evText || ev.kind == evBinary) && s.inline && !s.scheduled && int(s.mbHead) == len(s.mb) && s.has(flagOnLoop) {
+	if (ev.kind == evText || ev.kind == evBinary) && !s.scheduled && int(s.mbHead) == len(s.mb) && s.inlineOnLoop() {
 		// An inline endpoint with nothing pending: deliver the message
 		// straight away, without a trip through the mailbox (which such a
 		// session then never allocates).
@@ -93,7 +93,7 @@ func (s *session) postPending(ev event) (ok bool, pending int) {
 	if !schedule {
 		return true, pending
 	}
-	if s.inline && s.has(flagOnLoop) {
+	if s.inlineOnLoop() {
 		// An inline endpoint: deliver now, on the event loop.
 		s.run()
 		return true, 0
@@ -156,7 +156,7 @@ func (s *session) run() {
 		s.mb[s.mbHead] = event{}
 		s.mbHead++
 		s.mbBytes -= ev.cost()
-		more := int(s.mbHead) < len(s.mb) && !s.inline
+		more := int(s.mbHead) < len(s.mb) && !s.has(flagInline)
 		s.mbMu.Unlock()
 		if more != corked {
 			// With more events behind this one, its sends are staged

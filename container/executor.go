@@ -24,7 +24,7 @@ type executor struct {
 	overLen  atomic.Int32 // len(overflow)
 
 	workers atomic.Int32 // running worker goroutines
-	idle    atomic.Int32 // workers waiting for a task; the others are busy
+	idle    atomic.Int32 // workers waiting for a task (or starting); the others are busy
 	peak    atomic.Int32 // most workers busy at once, for tests and metrics
 	quit    chan struct{}
 	wg      sync.WaitGroup
@@ -126,12 +126,20 @@ func (e *executor) work() {
 	// waited for a whole KeepAlive re-arms it for the rest.
 	var idleSince time.Time
 	waiting := false // since idleSince, without a task
+	// counted: this worker counts in e.idle. A worker that goes from one
+	// task straight to the next never does, so a busy pool leaves the
+	// counter, which every loop reads per submit, alone.
+	counted := true // start counted it
 	for {
 		s := e.popOverflow()
 		if s == nil {
 			select {
 			case s = <-e.tasks: // a busy pool: no timer, no blocking select
 			default:
+				if !counted {
+					e.idle.Add(1)
+					counted = true
+				}
 				if !waiting {
 					idleSince, waiting = time.Now(), true
 				}
@@ -158,15 +166,18 @@ func (e *executor) work() {
 			}
 		}
 		waiting = false
-		idle := e.idle.Add(-1)
-		// Until now this worker counted as idle: a submit in that window
-		// may have left a session for it. Make sure someone takes it.
-		e.maybeSpawn()
-		if b := e.workers.Load() - idle; b > e.peak.Load() {
-			e.peak.Store(b)
+		if counted {
+			counted = false
+			idle := e.idle.Add(-1)
+			// Until now this worker counted as idle: a submit in that
+			// window may have left a session for it. Make sure someone
+			// takes it.
+			e.maybeSpawn()
+			if b := e.workers.Load() - idle; b > e.peak.Load() {
+				e.peak.Store(b)
+			}
 		}
 		s.run()
-		e.idle.Add(1)
 	}
 }
 

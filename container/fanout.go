@@ -175,7 +175,7 @@ func (s *session) flushStaged(f *flushScratch, onLoop bool) {
 		if onLoop {
 			o.mu.Unlock()
 		}
-		wrote, err := writevAll(s.c.Fd(), iov, &f.vecs)
+		wrote, err := writevAll(int(s.fd), iov, &f.vecs)
 		if onLoop {
 			o.mu.Lock()
 		}

@@ -668,7 +668,9 @@ func (s *session) open(fromLoop bool) bool {
 	}
 	s.maxText.Store(clampLimit(maxText))
 	s.maxBinary.Store(clampLimit(maxBinary))
-	s.inline = cfg.Inline
+	if cfg.Inline {
+		s.setFlag(flagInline)
+	}
 	if fromLoop {
 		if ob := s.c.OutboundBuffered(); ob > 0 {
 			s.out.mu.Lock()

@@ -77,7 +77,8 @@ func (s *session) readFrames() gnet.Action {
 	// this read are staged (corked) and leave together once the read is
 	// decoded, as the executor does for a turn of several events.
 	corked, wasCorked := false, false
-	if s.inline {
+	inline := s.has(flagInline)
+	if inline {
 		defer func() {
 			if corked {
 				s.clearFlag(flagCorked)
@@ -103,7 +104,7 @@ func (s *session) readFrames() gnet.Action {
 			}
 			if in.remaining == 0 {
 				in.inPayload = false
-				if s.inline && in.fin && (off < len(buf)) != corked {
+				if inline && in.fin && (off < len(buf)) != corked {
 					if corked = !corked; corked {
 						s.setFlag(flagCorked)
 						wasCorked = true

@@ -177,7 +177,7 @@ func (s *session) transmit(w wframe, isClose bool, policy sendPolicy, done endpo
 		// The executor flushes at the end of its turn, with the loop's
 		// flusher as the safety net for a callback that blocks; an inline
 		// endpoint's loop flushes after the read and needs none.
-		if first && !(s.inline && s.has(flagOnLoop)) {
+		if first && !s.inlineOnLoop() {
 			s.cont.flusherFor(s.c.EventLoop()).add(s)
 		}
 		return nil
@@ -197,7 +197,7 @@ func (s *session) transmit(w wframe, isClose bool, policy sendPolicy, done endpo
 		o.mu.Unlock()
 		return nil
 	}
-	if policy == policyBasic && s.inline && s.has(flagOnLoop) {
+	if policy == policyBasic && s.inlineOnLoop() {
 		policy = policyAsync // the event loop must never wait for itself
 	}
 	op := &sendOp{s: s, w: w, n: n, done: done}
@@ -242,7 +242,7 @@ func (s *session) transmit(w wframe, isClose bool, policy sendPolicy, done endpo
 func (s *session) writeLocked(w wframe, done endpoint.SendHandler) (completed bool, err error) {
 	o := &s.out
 	if o.direct {
-		n, err := writeFD(s.c.Fd(), w.b)
+		n, err := writeFD(int(s.fd), w.b)
 		if err != nil {
 			w.release()
 			o.closed = true

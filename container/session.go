@@ -92,7 +92,10 @@ type session struct {
 	// Endpoint side [exec].
 	opened    bool
 	closeDone bool
-	inline    bool // the endpoint runs on the event loop (ServerConfig.Inline); set before OnOpen
+	// fd is the connection's descriptor, which the senders write to: here,
+	// on a line a worker holds already, rather than in gnet's connection,
+	// which the loop writes per read.
+	fd int32
 
 	// Line 3, written by senders per message.
 	out outbound // guarded by out.mu (see send.go)
@@ -158,12 +161,22 @@ const (
 	// so sends are staged and leave together at the end of the turn (see
 	// fanout.go).
 	flagCorked
+	// flagInline: the endpoint runs on the event loop
+	// (ServerConfig.Inline); set before OnOpen, never cleared.
+	flagInline
 )
 
 func (s *session) has(f sessionFlag) bool { return s.flags.Load()&uint32(f) != 0 }
 func (s *session) setFlag(f sessionFlag)  { s.flags.Or(uint32(f)) }
 func (s *session) clearFlag(f sessionFlag) {
 	s.flags.And(^uint32(f))
+}
+
+// inlineOnLoop reports whether the session's inline endpoint is being
+// called by the event loop right now.
+func (s *session) inlineOnLoop() bool {
+	const both = uint32(flagInline | flagOnLoop)
+	return s.flags.Load()&both == both
 }
 
 // sessionExtras holds the handshake's results that most sessions do not
@@ -202,7 +215,7 @@ func (s *session) client() clientAddr {
 var sessionIDs atomic.Uint64
 
 func newSession(c gnet.Conn, cont *Container) *session {
-	s := &session{c: c, cont: cont, id: sessionIDs.Add(1), remote: c.RemoteAddr()}
+	s := &session{c: c, cont: cont, id: sessionIDs.Add(1), remote: c.RemoteAddr(), fd: int32(c.Fd())}
 	s.out.direct = true
 	return s
 }

@@ -30,7 +30,7 @@ func TestSessionLayout(t *testing.T) {
 			"deflate": unsafe.Offsetof(s.deflate), "lastSeen": unsafe.Offsetof(s.lastSeen), "batch": unsafe.Offsetof(s.batch)}},
 		{1, map[string]uintptr{"in": unsafe.Offsetof(s.in), "msgsIn": unsafe.Offsetof(s.msgsIn), "bytesIn": unsafe.Offsetof(s.bytesIn)}},
 		{2, map[string]uintptr{"mbMu": unsafe.Offsetof(s.mbMu), "state": unsafe.Offsetof(s.state), "flags": unsafe.Offsetof(s.flags),
-			"maxText": unsafe.Offsetof(s.maxText), "mb": unsafe.Offsetof(s.mb), "inline": unsafe.Offsetof(s.inline)}},
+			"maxText": unsafe.Offsetof(s.maxText), "mb": unsafe.Offsetof(s.mb), "fd": unsafe.Offsetof(s.fd)}},
 		{3, map[string]uintptr{"out": unsafe.Offsetof(s.out)}},
 		{4, map[string]uintptr{"msgsOut": unsafe.Offsetof(s.msgsOut), "bytesOut": unsafe.Offsetof(s.bytesOut)}},
 	}

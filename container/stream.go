@@ -50,7 +50,7 @@ func (s *session) canStream(n int) bool {
 	if b := s.batch.Load(); b != nil && b.on.Load() {
 		return false
 	}
-	return !(s.inline && s.has(flagOnLoop))
+	return !s.inlineOnLoop()
 }
 
 // stream writes one data frame of payload from the caller's buffer and
@@ -73,7 +73,7 @@ func (s *session) stream(op ws.OpCode, payload []byte) error {
 	}
 	o.streaming = true
 	deadline := time.Now().Add(s.settings().BlockingSendTimeout)
-	fd := s.c.Fd()
+	fd := int(s.fd)
 	// step writes what the socket takes, with o.mu held. It reports whether
 	// the stream has ended: written, closed, or failed (then err is set).
 	var err error
