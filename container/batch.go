@@ -2,7 +2,6 @@ package container
 
 import (
 	"sync"
-	"sync/atomic"
 
 	"github.com/wsc-dev/wsc/endpoint"
 )
@@ -13,20 +12,19 @@ import (
 // batch alone, and Session.Close flushes it first.
 type batcher struct {
 	mu      sync.Mutex
-	allowed bool
-	on      atomic.Bool // allowed, read without the lock by senders
-	buf     *[]byte     // encoded frames not yet handed to the send path
+	allowed bool    // mirrored in the session's flagBatching, which senders read without the lock
+	buf     *[]byte // encoded frames not yet handed to the send path
 }
 
 // sendBatched writes w, or adds it to the batch when batching is allowed,
 // flushing the batch once it reaches BatchingBufferBytes.
 func (s *session) sendBatched(w wframe, policy sendPolicy, done endpoint.SendHandler) error {
-	b := s.batch.Load()
-	if b == nil || !b.on.Load() {
+	if !s.has(flagBatching) {
 		// Not batching: no lock. A send racing SetBatchingAllowed from
 		// another goroutine has no order with it anyway.
 		return s.transmit(w, false, policy, done)
 	}
+	b := s.batch.Load()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if !b.allowed {
@@ -75,7 +73,7 @@ func (s *session) SetBatchingAllowed(allowed bool) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.allowed = allowed
-	b.on.Store(allowed)
+	s.setFlagTo(flagBatching, allowed)
 	if !allowed {
 		return s.flushLocked(b, policyBasic)
 	}

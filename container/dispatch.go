@@ -218,6 +218,10 @@ func (s *session) deliver(ev *event) {
 		s.opened = true
 		s.endpoint.OnOpen(s, s.ep.cfg)
 	case evText:
+		if h := s.fastText.load(); h != nil {
+			h(ev.bytes())
+			return
+		}
 		hs := s.getHandlers()
 		switch {
 		case hs.rawText != nil:
@@ -228,7 +232,10 @@ func (s *session) deliver(ev *event) {
 			_ = s.Close(endpoint.CloseReason{Code: endpoint.CloseCannotAccept, Reason: "text messages are not accepted"})
 		}
 	case evBinary:
-		h := s.getHandlers().binary
+		h := s.fastBinary.load()
+		if h == nil {
+			h = s.getHandlers().binary
+		}
 		if h == nil {
 			_ = s.Close(endpoint.CloseReason{Code: endpoint.CloseCannotAccept, Reason: "binary messages are not accepted"})
 			return

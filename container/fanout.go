@@ -161,11 +161,12 @@ func (s *session) flushStaged(f *flushScratch, onLoop bool) {
 	}
 	o.stage = stageFlushing
 	done := f.done[:0]
-	k := 0 // o.fifo[:k] are written
-	for k < len(o.fifo) {
+	k := 0 // o.ops()[:k] are written
+	for k < len(o.ops()) {
+		fifo := o.ops()
 		iov := f.iov[:0]
 		want := 0
-		for _, op := range o.fifo[k:] {
+		for _, op := range fifo[k:] {
 			if len(iov) == maxIOV {
 				break
 			}
@@ -201,14 +202,15 @@ func (s *session) flushStaged(f *flushScratch, onLoop bool) {
 			return
 		}
 		n := wrote
-		for ; k < len(o.fifo) && n >= len(o.fifo[k].w.b); k++ {
-			op := o.fifo[k]
+		fifo = o.ops() // senders may have added frames meanwhile
+		for ; k < len(fifo) && n >= len(fifo[k].w.b); k++ {
+			op := fifo[k]
 			n -= len(op.w.b)
 			o.fifoBytes -= fifoCost(op.n)
 			done = append(done, op)
 		}
 		if n > 0 { // the socket took part of the next frame
-			op := o.fifo[k]
+			op := fifo[k]
 			op.w.b = op.w.b[n:]
 			op.n -= n
 			o.fifoBytes -= n
@@ -218,15 +220,16 @@ func (s *session) flushStaged(f *flushScratch, onLoop bool) {
 		}
 	}
 	o.stage = stageNone
-	rest := copy(o.fifo, o.fifo[k:])
-	clear(o.fifo[rest:])
-	o.fifo = o.fifo[:rest]
+	fifo := o.ops()
+	rest := copy(fifo, fifo[k:])
+	clear(fifo[rest:])
+	o.setOps(fifo[:rest])
 	var ready []*sendOp
 	if rest == 0 {
 		o.direct = true
 		o.pollShift = 0
-		if cap(o.fifo) > maxIOV {
-			o.fifo = nil // do not keep a burst's storage
+		if cap(fifo) > maxIOV {
+			o.setOps(nil) // do not keep a burst's storage
 		}
 	} else {
 		ready = s.progressLocked() // through gnet, as any queued frame
@@ -286,12 +289,12 @@ func (s *session) stage(w wframe) (ok, first bool) {
 			o.mu.Unlock()
 			w.release()
 			return false, false
-		case o.stage == stageWaiting && (len(o.fifo) >= maxIOV || o.fifoBytes+fifoCost(n) > s.settings().MaxPendingOutboundBytes):
+		case o.stage == stageWaiting && (len(o.ops()) >= maxIOV || o.fifoBytes+fifoCost(n) > s.settings().MaxPendingOutboundBytes):
 			o.mu.Unlock()
 			s.flushStagedHere()
 			continue
 		case o.stage != stageNone:
-		case o.direct && len(o.fifo) == 0 && !o.streaming:
+		case o.direct && !o.waiting() && !o.streaming:
 		default:
 			o.mu.Unlock()
 			return s.transmit(w, false, policyAsync, nil) == nil, false
@@ -311,8 +314,7 @@ func (s *session) stageLocked(op *sendOp) (first bool) {
 	if o.stage == stageNone {
 		o.direct, o.stage, first = false, stageWaiting, true
 	}
-	o.fifo = append(o.fifo, op)
-	o.fifoBytes += fifoCost(op.n)
+	o.push(op)
 	return first
 }
 

@@ -172,6 +172,7 @@ func FuzzFrames(f *testing.F) {
 		s.ep, s.ctx = m, ctx
 		if deflate {
 			s.deflate = &deflateState{takeover: true}
+			s.setFlag(flagDeflate)
 		}
 		s.open(true)
 		for s.has(flagOpening) { // frames wait for OnOpen, as in the container

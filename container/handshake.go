@@ -372,6 +372,9 @@ func (s *session) apply(res *handshakeResult) {
 	s.idleNanos.Store(int64(s.ctx.settings.IdleTimeout))
 	s.touch()
 	s.deflate = res.deflate
+	if s.deflate != nil {
+		s.setFlag(flagDeflate)
+	}
 	if res.uri != res.ep.fullPath {
 		s.extras().uri = res.uri // most sessions hold no copy of their URI
 	}

@@ -115,9 +115,51 @@ type outbound struct {
 	pollShift uint8
 	inflight  int // bytes in AsyncWrite tasks not yet run
 	backlog   int // gnet's OutboundBuffered at the last look
-	fifo      []*sendOp
-	fifoBytes int // fifoCost of the frames in fifo
+	// fifo holds the frames waiting to be written, allocated the first
+	// time one waits; fifoBytes is their fifoCost, so it is zero exactly
+	// when none waits, which the direct path tests without loading fifo.
+	fifo      *sendFIFO
+	fifoBytes int
+	// The session's outgoing data messages and their payload bytes, here
+	// on the line every send locks anyway. Atomic: statistics read them
+	// without the lock.
+	msgs, bytes atomic.Uint64
 }
+
+// sendFIFO is an outbound's queue of waiting frames.
+type sendFIFO struct{ ops []*sendOp }
+
+// ops returns the waiting frames. o.mu must be held.
+func (o *outbound) ops() []*sendOp {
+	if o.fifo == nil {
+		return nil
+	}
+	return o.fifo.ops
+}
+
+// setOps replaces the waiting frames with ops, whose fifoCost the caller
+// has accounted for in fifoBytes. o.mu must be held.
+func (o *outbound) setOps(ops []*sendOp) {
+	if o.fifo == nil {
+		if ops == nil {
+			return
+		}
+		o.fifo = new(sendFIFO)
+	}
+	o.fifo.ops = ops
+}
+
+// push appends op to the waiting frames. o.mu must be held.
+func (o *outbound) push(op *sendOp) {
+	if o.fifo == nil {
+		o.fifo = new(sendFIFO)
+	}
+	o.fifo.ops = append(o.fifo.ops, op)
+	o.fifoBytes += fifoCost(op.n)
+}
+
+// waiting reports whether frames wait in the FIFO. o.mu must be held.
+func (o *outbound) waiting() bool { return o.fifoBytes != 0 }
 
 // sendOpCost is what a frame waiting in the FIFO costs on top of its bytes
 // (its sendOp and slot), so that a FIFO of tiny frames is bounded too.
@@ -170,7 +212,7 @@ func (s *session) transmit(w wframe, isClose bool, policy sendPolicy, done endpo
 		o.closeSent = true
 	}
 	s.touch()
-	fits := len(o.fifo) == 0 && !o.streaming && (policy == policyControl || o.queued() == 0 || o.queued()+n <= s.settings().MaxPendingOutboundBytes)
+	fits := !o.waiting() && !o.streaming && (policy == policyControl || o.queued() == 0 || o.queued()+n <= s.settings().MaxPendingOutboundBytes)
 	if fits && o.direct && policy != policyControl && s.has(flagCorked) {
 		first := s.stageLocked(newSendOp(s, w, done))
 		o.mu.Unlock()
@@ -192,8 +234,7 @@ func (s *session) transmit(w wframe, isClose bool, policy sendPolicy, done endpo
 	}
 	if o.stage != stageNone {
 		// Behind the staged frames, which the loop writes soon.
-		o.fifo = append(o.fifo, newSendOp(s, w, done))
-		o.fifoBytes += fifoCost(n)
+		o.push(newSendOp(s, w, done))
 		o.mu.Unlock()
 		return nil
 	}
@@ -203,7 +244,7 @@ func (s *session) transmit(w wframe, isClose bool, policy sendPolicy, done endpo
 	op := &sendOp{s: s, w: w, n: n, done: done}
 	switch policy {
 	case policyAsync:
-		if len(o.fifo) > 0 && o.fifoBytes+fifoCost(n) > s.settings().MaxPendingOutboundBytes {
+		if o.waiting() && o.fifoBytes+fifoCost(n) > s.settings().MaxPendingOutboundBytes {
 			o.mu.Unlock()
 			w.release()
 			s.abort("send queue full")
@@ -216,8 +257,7 @@ func (s *session) transmit(w wframe, isClose bool, policy sendPolicy, done endpo
 	case policyBasic:
 		op.wait = make(chan error, 1)
 	}
-	o.fifo = append(o.fifo, op)
-	o.fifoBytes += fifoCost(n)
+	o.push(op)
 	s.ensurePollLocked()
 	wait := op.wait // op belongs to the loop once the lock is released
 	o.mu.Unlock()
@@ -315,13 +355,14 @@ func (s *session) progressLocked() []*sendOp {
 	o.stage = stageNone // the FIFO goes through gnet from now on
 	var ready []*sendOp
 	max := s.settings().MaxPendingOutboundBytes
-	for len(o.fifo) > 0 {
-		op := o.fifo[0]
+	fifo := o.ops()
+	for len(fifo) > 0 {
+		op := fifo[0]
 		if o.queued() > 0 && o.queued()+op.n > max {
 			break
 		}
-		o.fifo[0] = nil
-		o.fifo = o.fifo[1:]
+		fifo[0] = nil
+		fifo = fifo[1:]
 		o.fifoBytes -= fifoCost(op.n)
 		wait := op.wait
 		op.wait = nil
@@ -330,10 +371,11 @@ func (s *session) progressLocked() []*sendOp {
 			ready = append(ready, &sendOp{wait: wait})
 		}
 	}
-	if len(o.fifo) == 0 {
-		o.fifo = nil
+	if len(fifo) == 0 {
+		fifo = nil // do not keep a burst's storage
 	}
-	if o.queued() == 0 && len(o.fifo) == 0 {
+	o.setOps(fifo)
+	if o.queued() == 0 && !o.waiting() {
 		o.direct = true
 		o.pollShift = 0
 		if o.closeDrain {
@@ -341,7 +383,7 @@ func (s *session) progressLocked() []*sendOp {
 		}
 		return ready
 	}
-	if o.backlog > 0 || len(o.fifo) > 0 {
+	if o.backlog > 0 || o.waiting() {
 		s.ensurePollLocked()
 	}
 	return ready
@@ -395,22 +437,23 @@ func (s *session) pollOnLoop(context.Context) error {
 	// session then closes, failing the rest with ErrSessionClosed.
 	var expired []*sendOp
 	now := time.Now()
-	for _, op := range o.fifo {
+	for _, op := range o.ops() {
 		if !op.deadline.IsZero() && now.After(op.deadline) {
 			expired = append(expired, op)
 		}
 	}
 	var ready []*sendOp
 	if len(expired) > 0 {
-		kept := o.fifo[:0]
-		for _, op := range o.fifo {
+		kept := o.ops()[:0]
+		for _, op := range o.ops() {
 			if op.deadline.IsZero() || !now.After(op.deadline) {
 				kept = append(kept, op)
 			} else {
 				o.fifoBytes -= fifoCost(op.n)
 			}
 		}
-		o.fifo = kept
+		clear(o.ops()[len(kept):])
+		o.setOps(kept)
 	} else {
 		ready = s.progressLocked()
 	}
@@ -433,7 +476,7 @@ func (s *session) closeOutbound() {
 	o := &s.out
 	o.mu.Lock()
 	o.closed = true
-	fifo := o.fifo
+	fifo := o.ops()
 	o.fifo, o.fifoBytes = nil, 0
 	o.mu.Unlock()
 	for _, op := range fifo {
@@ -481,7 +524,7 @@ func writeFD(fd int, b []byte) (int, error) {
 // encodeFrame builds a frame for payload in a pooled buffer, compressing a
 // data message when permessage-deflate is in force.
 func (s *session) encodeFrame(op ws.OpCode, payload []byte) wframe {
-	if s.deflate != nil && op.IsData() && len(payload) >= minCompressBytes {
+	if s.has(flagDeflate) && op.IsData() && len(payload) >= minCompressBytes {
 		if w, ok := s.deflate.compress(op, payload); ok {
 			return w
 		}
@@ -494,7 +537,7 @@ func (s *session) encodeFrame(op ws.OpCode, payload []byte) wframe {
 
 // encodeFrameString is encodeFrame for a string payload, without converting it.
 func (s *session) encodeFrameString(op ws.OpCode, payload string) wframe {
-	if s.deflate != nil && len(payload) >= minCompressBytes {
+	if s.has(flagDeflate) && len(payload) >= minCompressBytes {
 		return s.encodeFrame(op, []byte(payload))
 	}
 	fb := getBuf(headerLen(len(payload)) + len(payload))
@@ -519,8 +562,8 @@ func (s *session) sendData(op ws.OpCode, payload []byte, policy sendPolicy, done
 
 // countOut counts a data message handed to the send path.
 func (s *session) countOut(n int) {
-	s.msgsOut.Add(1)
-	s.bytesOut.Add(uint64(n))
+	s.out.msgs.Add(1)
+	s.out.bytes.Add(uint64(n))
 }
 
 func (s *session) sendControl(op ws.OpCode, payload []byte, policy sendPolicy) error {

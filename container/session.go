@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/gobwas/ws"
 	"github.com/panjf2000/gnet/v2"
@@ -59,10 +60,12 @@ type session struct {
 	c        gnet.Conn
 	cont     *Container
 	ctx      *webContext
-	handlers atomic.Pointer[handlers] // copy on write, one atomic load per message
-	deflate  *deflateState            // nil unless permessage-deflate was negotiated
+	handlers atomic.Pointer[handlers] // copy on write
 	lastSeen atomic.Int64             // unix nanoseconds (coarse) of the last frame in or out
-	batch    atomic.Pointer[batcher]  // batching (batch.go); nil until first allowed
+	// The binary and raw text handlers of handlers, mirrored here so that
+	// a message reaches its handler's closure without first loading the
+	// handlers (one cache miss fewer per message); nil: see handlers.
+	fastBinary, fastText bytesFunc
 
 	// Line 1, written by the loop per frame.
 	in      inbound // inbound frame decoding [loop]
@@ -100,9 +103,9 @@ type session struct {
 	// Line 3, written by senders per message.
 	out outbound // guarded by out.mu (see send.go)
 
-	// Line 4: the senders' counters, and fields used once per session.
-	msgsOut  atomic.Uint64
-	bytesOut atomic.Uint64
+	// Line 4: fields used once per session, or only with an extension.
+	deflate *deflateState           // nil unless permessage-deflate was negotiated (flagDeflate)
+	batch   atomic.Pointer[batcher] // batching (batch.go); nil until first allowed
 	// closeReason is the reason OnClose reports, set once by whoever starts
 	// the closing handshake (guarded by out.mu); nil until then.
 	closeReason *endpoint.CloseReason
@@ -126,9 +129,9 @@ type session struct {
 // trafficTo adds the session's message counters to dst.
 func (s *session) trafficTo(dst *trafficCounters) {
 	dst.msgsIn.Add(s.msgsIn.Load())
-	dst.msgsOut.Add(s.msgsOut.Load())
+	dst.msgsOut.Add(s.out.msgs.Load())
 	dst.bytesIn.Add(s.bytesIn.Load())
-	dst.bytesOut.Add(s.bytesOut.Load())
+	dst.bytesOut.Add(s.out.bytes.Load())
 }
 
 // sessionFlag is one bit of session.flags.
@@ -164,6 +167,12 @@ const (
 	// flagInline: the endpoint runs on the event loop
 	// (ServerConfig.Inline); set before OnOpen, never cleared.
 	flagInline
+	// flagDeflate: permessage-deflate was negotiated (deflate is set); set
+	// before the session opens, never cleared. Senders and the decoder test
+	// it on a line they hold already, not deflate on a line of its own.
+	flagDeflate
+	// flagBatching mirrors batcher.on: sends go through the batch.
+	flagBatching
 )
 
 func (s *session) has(f sessionFlag) bool { return s.flags.Load()&uint32(f) != 0 }
@@ -297,7 +306,7 @@ func (s *session) NegotiatedSubprotocol() string {
 
 // NegotiatedExtensions implements endpoint.Session.
 func (s *session) NegotiatedExtensions() []string {
-	if s.deflate == nil {
+	if !s.has(flagDeflate) {
 		return nil
 	}
 	return []string{"permessage-deflate"}
@@ -402,19 +411,37 @@ func (s *session) setHandler(f func(h *handlers)) {
 			break
 		}
 	}
-	// Mirror the partial handlers in the flags, from whatever handlers are
-	// current when done, so that racing setters end on the last one.
+	// Mirror the partial handlers in the flags, and the binary and raw
+	// text handlers in the fast fields, from whatever handlers are current
+	// when done, so that racing setters end on the last one.
 	for {
 		h := s.handlers.Load()
-		s.setPartialFlag(flagPartialText, h.partialText != nil)
-		s.setPartialFlag(flagPartialBinary, h.partialBinary != nil)
+		s.setFlagTo(flagPartialText, h.partialText != nil)
+		s.setFlagTo(flagPartialBinary, h.partialBinary != nil)
+		s.fastBinary.store(h.binary)
+		s.fastText.store(h.rawText)
 		if s.handlers.Load() == h {
 			return
 		}
 	}
 }
 
-func (s *session) setPartialFlag(f sessionFlag, on bool) {
+// bytesFunc holds a func([]byte) handler (a BinaryHandler or a
+// RawTextHandler) as the one pointer a func value is, so that it can be
+// loaded atomically from the session's first line without a holder of
+// its own to load first. The zero value holds nil.
+type bytesFunc struct{ p unsafe.Pointer }
+
+func (f *bytesFunc) store(h func([]byte)) {
+	atomic.StorePointer(&f.p, *(*unsafe.Pointer)(unsafe.Pointer(&h)))
+}
+
+func (f *bytesFunc) load() func([]byte) {
+	p := atomic.LoadPointer(&f.p)
+	return *(*func([]byte))(unsafe.Pointer(&p))
+}
+
+func (s *session) setFlagTo(f sessionFlag, on bool) {
 	if on {
 		s.setFlag(f)
 	} else {

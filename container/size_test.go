@@ -27,12 +27,12 @@ func TestSessionLayout(t *testing.T) {
 		fields map[string]uintptr
 	}{
 		{0, map[string]uintptr{"c": unsafe.Offsetof(s.c), "handlers": unsafe.Offsetof(s.handlers),
-			"deflate": unsafe.Offsetof(s.deflate), "lastSeen": unsafe.Offsetof(s.lastSeen), "batch": unsafe.Offsetof(s.batch)}},
+			"lastSeen": unsafe.Offsetof(s.lastSeen), "fastBinary": unsafe.Offsetof(s.fastBinary), "fastText": unsafe.Offsetof(s.fastText)}},
 		{1, map[string]uintptr{"in": unsafe.Offsetof(s.in), "msgsIn": unsafe.Offsetof(s.msgsIn), "bytesIn": unsafe.Offsetof(s.bytesIn)}},
 		{2, map[string]uintptr{"mbMu": unsafe.Offsetof(s.mbMu), "state": unsafe.Offsetof(s.state), "flags": unsafe.Offsetof(s.flags),
 			"maxText": unsafe.Offsetof(s.maxText), "mb": unsafe.Offsetof(s.mb), "fd": unsafe.Offsetof(s.fd)}},
 		{3, map[string]uintptr{"out": unsafe.Offsetof(s.out)}},
-		{4, map[string]uintptr{"msgsOut": unsafe.Offsetof(s.msgsOut), "bytesOut": unsafe.Offsetof(s.bytesOut)}},
+		{4, map[string]uintptr{"deflate": unsafe.Offsetof(s.deflate), "batch": unsafe.Offsetof(s.batch)}},
 	}
 	for _, l := range lines {
 		for name, off := range l.fields {

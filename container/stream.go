@@ -44,10 +44,7 @@ const streamPollSlice = 100 * time.Millisecond
 // canStream reports whether a Basic send of payload may stream: not
 // compressed, not batched, and not on the event loop (which must not wait).
 func (s *session) canStream(n int) bool {
-	if n < streamMin || s.deflate != nil {
-		return false
-	}
-	if b := s.batch.Load(); b != nil && b.on.Load() {
+	if n < streamMin || s.has(flagDeflate|flagBatching) {
 		return false
 	}
 	return !s.inlineOnLoop()
@@ -67,7 +64,7 @@ func (s *session) stream(op ws.OpCode, payload []byte) error {
 		o.mu.Unlock()
 		return endpoint.ErrSessionClosed
 	}
-	if !o.direct || o.streaming || len(o.fifo) > 0 {
+	if !o.direct || o.streaming || o.waiting() {
 		o.mu.Unlock()
 		return s.transmit(s.encodeFrame(op, payload), false, policyBasic, nil)
 	}
@@ -144,7 +141,7 @@ func (s *session) stream(op ws.OpCode, payload []byte) error {
 func (s *session) endStreamLocked() []*sendOp {
 	o := &s.out
 	o.streaming = false
-	if o.closed || len(o.fifo) == 0 {
+	if o.closed || !o.waiting() {
 		return nil
 	}
 	o.direct = false // nothing is in gnet: progressLocked sends the FIFO on
