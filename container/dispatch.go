@@ -46,6 +46,69 @@ func (ev *event) cost() uint32 {
 	return uint32(len(ev.bytes())) + eventCost
 }
 
+// compact reports whether ev is only a kind and bytes, and so can wait in
+// the session's own line (see session.oneBuf).
+func (ev *event) compact() bool {
+	return ev.err == nil && ev.req == nil && !ev.last
+}
+
+// mailQueue holds the mailbox's events behind its first one.
+type mailQueue struct {
+	evs  []event
+	head int
+}
+
+// maxKeptQueue is the most events a mailbox's queue keeps room for once
+// empty: a burst's storage is not kept for the session's lifetime.
+const maxKeptQueue = 16
+
+// mailboxEmpty reports whether no event waits. s.mbMu must be held.
+func (s *session) mailboxEmpty() bool { return !s.hasOne && s.mbQueued == 0 }
+
+// enqueue appends ev to the mailbox. s.mbMu must be held.
+func (s *session) enqueue(ev event) {
+	if s.mailboxEmpty() && ev.compact() {
+		s.hasOne, s.oneKind, s.oneBuf = true, ev.kind, ev.buf
+		return
+	}
+	if s.mbq == nil {
+		s.mbq = new(mailQueue)
+	}
+	s.mbq.evs = append(s.mbq.evs, ev)
+	s.mbQueued++
+}
+
+// dequeue takes the mailbox's first event. s.mbMu must be held.
+func (s *session) dequeue() (ev event, ok bool) {
+	if s.hasOne {
+		ev = event{kind: s.oneKind, buf: s.oneBuf}
+		s.hasOne, s.oneBuf = false, nil
+		return ev, true
+	}
+	if s.mbQueued == 0 {
+		return event{}, false
+	}
+	q := s.mbq
+	ev = q.evs[q.head]
+	q.evs[q.head] = event{}
+	q.head++
+	if s.mbQueued--; s.mbQueued == 0 {
+		q.head = 0
+		if cap(q.evs) > maxKeptQueue {
+			q.evs = nil
+		} else {
+			q.evs = q.evs[:0]
+		}
+	}
+	return ev, true
+}
+
+// dropMailbox forgets the mailbox's storage; it must be empty. s.mbMu
+// must be held.
+func (s *session) dropMailbox() {
+	s.hasOne, s.oneBuf, s.mbq, s.mbQueued = false, nil, nil, 0
+}
+
 func (ev *event) bytes() []byte {
 	if ev.buf == nil {
 		return nil
@@ -70,7 +133,7 @@ func (s *session) postPending(ev event) (ok bool, pending int) {
 		putBuf(ev.buf)
 		return true, 0
 	}
-	if (ev.kind == evText || ev.kind == evBinary) && !s.scheduled && int(s.mbHead) == len(s.mb) && s.inlineOnLoop() {
+	if (ev.kind == evText || ev.kind == evBinary) && !s.scheduled && s.mailboxEmpty() && s.inlineOnLoop() {
 		// An inline endpoint with nothing pending: deliver the message
 		// straight away, without a trip through the mailbox (which such a
 		// session then never allocates).
@@ -81,7 +144,7 @@ func (s *session) postPending(ev event) (ok bool, pending int) {
 		s.run() // what the callback posted meanwhile (an error, the close), and unschedules
 		return true, 0
 	}
-	s.mb = append(s.mb, ev)
+	s.enqueue(ev)
 	s.mbBytes += ev.cost()
 	pending = int(s.mbBytes)
 	if ev.kind == evClose {
@@ -138,25 +201,20 @@ func (s *session) run() {
 	}()
 	for i := 0; i < maxBatch; i++ {
 		s.mbMu.Lock()
-		if int(s.mbHead) == len(s.mb) {
+		ev, ok := s.dequeue()
+		if !ok {
 			if last == evOpen {
 				// A session that only opened may stay idle for hours:
-				// it holds no mailbox until its first message.
-				s.mb = nil
-			} else {
-				s.mb = s.mb[:0]
+				// it holds no mailbox storage.
+				s.dropMailbox()
 			}
-			s.mbHead = 0
 			s.scheduled = false
 			s.mbMu.Unlock()
 			s.maybeResume()
 			return
 		}
-		ev := s.mb[s.mbHead]
-		s.mb[s.mbHead] = event{}
-		s.mbHead++
 		s.mbBytes -= ev.cost()
-		more := int(s.mbHead) < len(s.mb) && !s.has(flagInline)
+		more := !s.mailboxEmpty() && !s.has(flagInline)
 		s.mbMu.Unlock()
 		if more != corked {
 			// With more events behind this one, its sends are staged
@@ -173,7 +231,8 @@ func (s *session) run() {
 		last = ev.kind
 		if ev.kind == evClose {
 			s.mbMu.Lock()
-			s.mb, s.mbHead, s.scheduled = nil, 0, false
+			s.dropMailbox()
+			s.scheduled = false
 			s.mbMu.Unlock()
 			return
 		}

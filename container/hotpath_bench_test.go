@@ -319,7 +319,7 @@ func (env *hotEnv) runTasks() {
 func mailboxIdle(s *session) bool {
 	s.mbMu.Lock()
 	defer s.mbMu.Unlock()
-	return !s.scheduled && int(s.mbHead) == len(s.mb)
+	return !s.scheduled && s.mailboxEmpty()
 }
 
 // takeMessage plays a manual executor's worker for one turn: it takes s off
@@ -336,14 +336,15 @@ func (env *hotEnv) takeMessage(tb testing.TB, s *session, kind eventKind, n int)
 		tb.Fatal("the message did not schedule the session")
 	}
 	s.mbMu.Lock()
-	if len(s.mb)-int(s.mbHead) != 1 {
-		k := len(s.mb) - int(s.mbHead)
+	ev, ok := s.dequeue()
+	if !ok || !s.mailboxEmpty() {
+		k := 0
+		if ok {
+			k = 1 + int(s.mbQueued)
+		}
 		s.mbMu.Unlock()
 		tb.Fatalf("mailbox holds %d events, want 1", k)
 	}
-	ev := s.mb[s.mbHead]
-	s.mb[s.mbHead] = event{}
-	s.mb, s.mbHead = s.mb[:0], 0
 	s.mbBytes -= ev.cost()
 	s.scheduled = false
 	s.mbMu.Unlock()

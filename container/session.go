@@ -84,12 +84,19 @@ type session struct {
 	// (at most 2³¹-1, like the descriptor's).
 	maxText   atomic.Int32
 	maxBinary atomic.Int32
-	mbHead    int32
+	mbQueued  int32 // events waiting in mbq
 	// mbBytes is the mailbox's size: the messages' bytes plus eventCost
 	// per event. It stays under MaxPendingInboundBytes (at most 1 GiB) plus
 	// one message (under 2 GiB), so it fits 32 bits unsigned.
-	mbBytes   uint32
-	mb        []event
+	mbBytes uint32
+	// The mailbox's first event, when it is compact (a message, the open,
+	// the close): here, on the line the loop and the worker hold anyway,
+	// it costs the hand-off no other line. The events behind it wait in
+	// mbq, allocated when a second one comes (see dispatch.go).
+	oneBuf    *[]byte
+	mbq       *mailQueue
+	oneKind   eventKind
+	hasOne    bool
 	scheduled bool // queued on, or running in, the executor
 	closeQd   bool // the final evClose has been queued
 	// Endpoint side [exec].

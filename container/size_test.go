@@ -30,7 +30,7 @@ func TestSessionLayout(t *testing.T) {
 			"lastSeen": unsafe.Offsetof(s.lastSeen), "fastBinary": unsafe.Offsetof(s.fastBinary), "fastText": unsafe.Offsetof(s.fastText)}},
 		{1, map[string]uintptr{"in": unsafe.Offsetof(s.in), "msgsIn": unsafe.Offsetof(s.msgsIn), "bytesIn": unsafe.Offsetof(s.bytesIn)}},
 		{2, map[string]uintptr{"mbMu": unsafe.Offsetof(s.mbMu), "state": unsafe.Offsetof(s.state), "flags": unsafe.Offsetof(s.flags),
-			"maxText": unsafe.Offsetof(s.maxText), "mb": unsafe.Offsetof(s.mb), "fd": unsafe.Offsetof(s.fd)}},
+			"maxText": unsafe.Offsetof(s.maxText), "oneBuf": unsafe.Offsetof(s.oneBuf), "mbq": unsafe.Offsetof(s.mbq), "hasOne": unsafe.Offsetof(s.hasOne), "fd": unsafe.Offsetof(s.fd)}},
 		{3, map[string]uintptr{"out": unsafe.Offsetof(s.out)}},
 		{4, map[string]uintptr{"deflate": unsafe.Offsetof(s.deflate), "batch": unsafe.Offsetof(s.batch)}},
 	}
