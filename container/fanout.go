@@ -224,6 +224,7 @@ func (s *session) flushStaged(f *flushScratch, onLoop bool) {
 	rest := copy(fifo, fifo[k:])
 	clear(fifo[rest:])
 	o.setOps(fifo[:rest])
+	o.checkFIFO()
 	var ready []*sendOp
 	if rest == 0 {
 		o.direct = true

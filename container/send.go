@@ -2,6 +2,7 @@ package container
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -160,6 +161,22 @@ func (o *outbound) push(op *sendOp) {
 
 // waiting reports whether frames wait in the FIFO. o.mu must be held.
 func (o *outbound) waiting() bool { return o.fifoBytes != 0 }
+
+// checkFIFO panics when fifoBytes is not what the FIFO's frames cost, which
+// waiting relies on. Only race-enabled builds (the tests) check. o.mu must
+// be held.
+func (o *outbound) checkFIFO() {
+	if !checkInvariants {
+		return
+	}
+	sum := 0
+	for _, op := range o.ops() {
+		sum += fifoCost(op.n)
+	}
+	if sum != o.fifoBytes {
+		panic(fmt.Sprintf("container: outbound.fifoBytes is %d, its %d frames cost %d", o.fifoBytes, len(o.ops()), sum))
+	}
+}
 
 // sendOpCost is what a frame waiting in the FIFO costs on top of its bytes
 // (its sendOp and slot), so that a FIFO of tiny frames is bounded too.
@@ -375,6 +392,7 @@ func (s *session) progressLocked() []*sendOp {
 		fifo = nil // do not keep a burst's storage
 	}
 	o.setOps(fifo)
+	o.checkFIFO()
 	if o.queued() == 0 && !o.waiting() {
 		o.direct = true
 		o.pollShift = 0
@@ -454,6 +472,7 @@ func (s *session) pollOnLoop(context.Context) error {
 		}
 		clear(o.ops()[len(kept):])
 		o.setOps(kept)
+		o.checkFIFO()
 	} else {
 		ready = s.progressLocked()
 	}
@@ -476,6 +495,7 @@ func (s *session) closeOutbound() {
 	o := &s.out
 	o.mu.Lock()
 	o.closed = true
+	o.checkFIFO()
 	fifo := o.ops()
 	o.fifo, o.fifoBytes = nil, 0
 	o.mu.Unlock()
