@@ -161,12 +161,10 @@ func (s *session) flushStaged(f *flushScratch, onLoop bool) {
 	}
 	o.stage = stageFlushing
 	done := f.done[:0]
-	k := 0 // o.ops()[:k] are written
-	for k < len(o.ops()) {
-		fifo := o.ops()
+	for o.waiting() {
 		iov := f.iov[:0]
 		want := 0
-		for _, op := range fifo[k:] {
+		for _, op := range o.ops() {
 			if len(iov) == maxIOV {
 				break
 			}
@@ -184,9 +182,10 @@ func (s *session) flushStaged(f *flushScratch, onLoop bool) {
 		f.iov = iov[:0]
 		if o.closed && err == nil {
 			// Closed while the socket was written: closeOutbound has
-			// failed the FIFO's frames and dropped it. gnet calls it on
-			// this goroutine, so only a caller off the loop gets here;
-			// the frames completed before it are still ours to finish.
+			// failed the frames in the FIFO and dropped it. gnet calls it
+			// on this goroutine, so only a caller off the loop gets here.
+			// The frames of the earlier rounds had left the FIFO, and are
+			// still ours to complete.
 			o.stage = stageNone
 			o.mu.Unlock()
 			s.finishWritten(f, done, nil)
@@ -201,8 +200,11 @@ func (s *session) flushStaged(f *flushScratch, onLoop bool) {
 			f.done = done[:0]
 			return
 		}
-		n := wrote
-		fifo = o.ops() // senders may have added frames meanwhile
+		// The frames written leave the FIFO now, before the lock can be
+		// released again: only the FIFO's frames are anyone else's to fail.
+		// Senders only append meanwhile, so they are at its front.
+		fifo := o.ops()
+		k, n := 0, wrote
 		for ; k < len(fifo) && n >= len(fifo[k].w.b); k++ {
 			op := fifo[k]
 			n -= len(op.w.b)
@@ -215,21 +217,20 @@ func (s *session) flushStaged(f *flushScratch, onLoop bool) {
 			op.n -= n
 			o.fifoBytes -= n
 		}
+		rest := copy(fifo, fifo[k:])
+		clear(fifo[rest:])
+		o.setOps(fifo[:rest])
 		if wrote < want {
 			break // the socket is full
 		}
 	}
 	o.stage = stageNone
-	fifo := o.ops()
-	rest := copy(fifo, fifo[k:])
-	clear(fifo[rest:])
-	o.setOps(fifo[:rest])
 	o.checkFIFO()
 	var ready []*sendOp
-	if rest == 0 {
+	if !o.waiting() {
 		o.direct = true
 		o.pollShift = 0
-		if cap(fifo) > maxIOV {
+		if cap(o.ops()) > maxIOV {
 			o.setOps(nil) // do not keep a burst's storage
 		}
 	} else {
@@ -264,9 +265,12 @@ func (s *session) finishWritten(f *flushScratch, done, ready []*sendOp) {
 
 // flushStagedHere writes the session's staged frames from the calling
 // goroutine, for a sender that finds its loop too far behind.
-func (s *session) flushStagedHere() {
+func (s *session) flushStagedHere() { s.flushStagedScratch(false) }
+
+// flushStagedScratch is flushStaged with a pooled scratch.
+func (s *session) flushStagedScratch(onLoop bool) {
 	sc := flushScratches.Get().(*flushScratch)
-	s.flushStaged(sc, false)
+	s.flushStaged(sc, onLoop)
 	flushScratches.Put(sc)
 }
 

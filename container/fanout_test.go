@@ -461,3 +461,74 @@ func TestCorkedInlineRead(t *testing.T) {
 		t.Errorf("%d replies came in %d writes (TCP segments), want 1", msgs, writes)
 	}
 }
+
+// TestFlushStagedCloseRace runs a flush of staged frames that writes
+// without the lock (as on the loop) against closeOutbound from another
+// goroutine, which gnet never does but a caller off the loop could: every
+// frame must be completed exactly once, with nil if the flush wrote it
+// before the close took the FIFO, else with ErrSessionClosed.
+func TestFlushStagedCloseRace(t *testing.T) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer := fds[1]
+	defer unix.Close(fds[0])
+	defer unix.Close(peer)
+	stop := make(chan struct{})
+	drained := make(chan struct{})
+	go func() { // keep the socket writable
+		defer close(drained)
+		buf := make([]byte, 64<<10)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_ = unix.SetNonblock(peer, true)
+			if _, err := unix.Read(peer, buf); err != nil {
+				time.Sleep(10 * time.Microsecond)
+			}
+		}
+	}()
+	defer func() { close(stop); <-drained }()
+
+	const rounds, frames = 2000, maxIOV + 8 // more than one writev per flush
+	var wrote, failed int
+	for r := 0; r < rounds; r++ {
+		s := &session{fd: int32(fds[0])}
+		calls := make([]int, frames)
+		var mu sync.Mutex
+		var results [frames]error
+		s.out.mu.Lock()
+		for i := 0; i < frames; i++ {
+			s.stageLocked(newSendOp(s, wframe{b: []byte("frame")}, func(err error) {
+				mu.Lock()
+				calls[i]++
+				results[i] = err
+				mu.Unlock()
+			}))
+		}
+		s.out.mu.Unlock()
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { defer wg.Done(); s.flushStagedScratch(true) }()
+		go func() { defer wg.Done(); s.closeOutbound() }()
+		wg.Wait()
+		for i, n := range calls {
+			if n != 1 {
+				t.Fatalf("round %d: frame %d completed %d times", r, i, n)
+			}
+			switch results[i] {
+			case nil:
+				wrote++
+			case endpoint.ErrSessionClosed:
+				failed++
+			default:
+				t.Fatalf("round %d: frame %d completed with %v", r, i, results[i])
+			}
+		}
+	}
+	t.Logf("%d frames written, %d failed by the close", wrote, failed)
+}
