@@ -178,7 +178,7 @@ const (
 	// before the session opens, never cleared. Senders and the decoder test
 	// it on a line they hold already, not deflate on a line of its own.
 	flagDeflate
-	// flagBatching mirrors batcher.on: sends go through the batch.
+	// flagBatching mirrors batcher.allowed: sends go through the batch.
 	flagBatching
 )
 
