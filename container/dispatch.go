@@ -52,10 +52,10 @@ func (ev *event) compact() bool {
 	return ev.err == nil && ev.req == nil && !ev.last
 }
 
-// mailQueue holds the mailbox's events behind its first one.
+// mailQueue holds the mailbox's events behind its first one: the last
+// session.mbQueued of evs wait, the ones before them were taken.
 type mailQueue struct {
-	evs  []event
-	head int
+	evs []event
 }
 
 // maxKeptQueue is the most events a mailbox's queue keeps room for once
@@ -89,11 +89,10 @@ func (s *session) dequeue() (ev event, ok bool) {
 		return event{}, false
 	}
 	q := s.mbq
-	ev = q.evs[q.head]
-	q.evs[q.head] = event{}
-	q.head++
+	head := len(q.evs) - int(s.mbQueued)
+	ev = q.evs[head]
+	q.evs[head] = event{}
 	if s.mbQueued--; s.mbQueued == 0 {
-		q.head = 0
 		if cap(q.evs) > maxKeptQueue {
 			q.evs = nil
 		} else {

@@ -265,12 +265,9 @@ func (s *session) finishWritten(f *flushScratch, done, ready []*sendOp) {
 
 // flushStagedHere writes the session's staged frames from the calling
 // goroutine, for a sender that finds its loop too far behind.
-func (s *session) flushStagedHere() { s.flushStagedScratch(false) }
-
-// flushStagedScratch is flushStaged with a pooled scratch.
-func (s *session) flushStagedScratch(onLoop bool) {
+func (s *session) flushStagedHere() {
 	sc := flushScratches.Get().(*flushScratch)
-	s.flushStaged(sc, onLoop)
+	s.flushStaged(sc, false)
 	flushScratches.Put(sc)
 }
 

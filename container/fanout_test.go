@@ -513,7 +513,7 @@ func TestFlushStagedCloseRace(t *testing.T) {
 		s.out.mu.Unlock()
 		var wg sync.WaitGroup
 		wg.Add(2)
-		go func() { defer wg.Done(); s.flushStagedScratch(true) }()
+		go func() { defer wg.Done(); s.flushStaged(new(flushScratch), true) }()
 		go func() { defer wg.Done(); s.closeOutbound() }()
 		wg.Wait()
 		for i, n := range calls {

@@ -84,7 +84,7 @@ type session struct {
 	// (at most 2³¹-1, like the descriptor's).
 	maxText   atomic.Int32
 	maxBinary atomic.Int32
-	mbQueued  int32 // events waiting in mbq
+	mbQueued  int32 // events waiting in mbq, counted here so an empty test needs no load of mbq
 	// mbBytes is the mailbox's size: the messages' bytes plus eventCost
 	// per event. It stays under MaxPendingInboundBytes (at most 1 GiB) plus
 	// one message (under 2 GiB), so it fits 32 bits unsigned.
