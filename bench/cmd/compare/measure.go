@@ -179,6 +179,7 @@ func merge(rs []loadResult) loadResult {
 			m.MBPerS += r.MBPerS
 			m.CloseAfterMaxms = max(m.CloseAfterMaxms, r.CloseAfterMaxms)
 			m.MaxUs = max(m.MaxUs, r.MaxUs)
+			m.SendLagP99us = max(m.SendLagP99us, r.SendLagP99us) // the worst process: no histogram to merge
 		}
 		for _, b := range r.Hist {
 			buckets[b[0]] += b[1]

@@ -268,6 +268,7 @@ type loadResult struct {
 	StillOpen       int         `json:"still_open"`
 	CloseCode       int         `json:"close_code"`
 	MBPerS          float64     `json:"mb_per_s"`
+	SendLagP99us    float64     `json:"send_lag_p99_us"`
 }
 
 // loadProc is one running load process.
