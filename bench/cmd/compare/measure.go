@@ -22,6 +22,7 @@ type sample struct {
 	round     int
 	res       loadResult   // merged over the load processes
 	serverCPU float64      // seconds of server CPU in the window
+	serverUsr float64      // the user-space part of serverCPU
 	clientCPU float64      // seconds of load CPU in the window
 	wall      float64      // seconds between the window marks, as seen here
 	idle      float64      // machine idle CPU in the window, in cores
@@ -36,6 +37,16 @@ func (s sample) cpuUsPer(units float64) float64 {
 		return math.NaN()
 	}
 	return s.serverCPU * 1e6 / units
+}
+
+// userUsPer returns the user-space part of cpuUsPer: the server's own code
+// and runtime, without the kernel's socket work, which every server on
+// loopback pays alike.
+func (s sample) userUsPer(units float64) float64 {
+	if units == 0 {
+		return math.NaN()
+	}
+	return s.serverUsr * 1e6 / units
 }
 
 // other is the CPU, in cores, that neither the server nor load used and
@@ -84,7 +95,7 @@ func (h *harness) measure(ctx context.Context, srv *running, argsList [][]string
 func (h *harness) measureOnce(ctx context.Context, srv *running, argsList [][]string, budget time.Duration) (sample, error) {
 	var smp sample
 	var mu sync.Mutex
-	var s0, s1, c0, c1 float64
+	var s0, s1, u0, u1, c0, c1 float64
 	var m0, m1 machineCPU
 	var t0, t1 time.Time
 	marks := 0
@@ -93,7 +104,7 @@ func (h *harness) measureOnce(ctx context.Context, srv *running, argsList [][]st
 		mu.Lock()
 		defer mu.Unlock()
 		now := time.Now()
-		srvCPU, _ := cpuSeconds(srv.pid())
+		srvUsr, srvCPU, _ := cpuTimes(srv.pid())
 		var cl float64
 		for _, p := range g.procs {
 			v, _ := cpuSeconds(p.cmd.Process.Pid)
@@ -101,9 +112,9 @@ func (h *harness) measureOnce(ctx context.Context, srv *running, argsList [][]st
 		}
 		m := readMachineCPU()
 		if mark == "load: window start" {
-			s0, c0, m0, t0 = srvCPU, cl, m, now
+			s0, u0, c0, m0, t0 = srvCPU, srvUsr, cl, m, now
 		} else {
-			s1, c1, m1, t1 = srvCPU, cl, m, now
+			s1, u1, c1, m1, t1 = srvCPU, srvUsr, cl, m, now
 		}
 		marks++
 	}
@@ -135,7 +146,7 @@ func (h *harness) measureOnce(ctx context.Context, srv *running, argsList [][]st
 	}
 	smp.res = merge(results)
 	smp.parts = results
-	smp.serverCPU, smp.clientCPU, smp.wall = s1-s0, c1-c0, t1.Sub(t0).Seconds()
+	smp.serverCPU, smp.serverUsr, smp.clientCPU, smp.wall = s1-s0, u1-u0, c1-c0, t1.Sub(t0).Seconds()
 	smp.idle, smp.steal = (m1.idle-m0.idle)/smp.wall, (m1.steal-m0.steal)/smp.wall
 	return smp, nil
 }
@@ -220,26 +231,33 @@ func histPercentile(h [][2]uint64, p float64) float64 {
 
 // cpuSeconds returns utime+stime of a process, from /proc/PID/stat.
 func cpuSeconds(pid int) (float64, error) {
+	_, total, err := cpuTimes(pid)
+	return total, err
+}
+
+// cpuTimes returns utime and utime+stime of a process, from
+// /proc/PID/stat.
+func cpuTimes(pid int) (user, total float64, err error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	// The command name (field 2) is in parentheses and may hold spaces.
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+		return 0, 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
 	}
 	f := strings.Fields(string(b[i+1:]))
 	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
 	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
+		return 0, 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
 	}
 	ut, err1 := strconv.ParseUint(f[11], 10, 64)
 	st, err2 := strconv.ParseUint(f[12], 10, 64)
 	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: bad utime/stime", pid)
+		return 0, 0, fmt.Errorf("/proc/%d/stat: bad utime/stime", pid)
 	}
-	return float64(ut+st) / clkTck, nil
+	return float64(ut) / clkTck, float64(ut+st) / clkTck, nil
 }
 
 var clkTck = 100.0

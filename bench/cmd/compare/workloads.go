@@ -89,7 +89,7 @@ func sizeLabel(n int) string {
 // echoCases runs closed-loop echo cases and reports them.
 func (h *harness) echoCases(ctx context.Context, title, intro string, cases []echoCase) error {
 	sec := h.rep.section(title, intro)
-	sec.header("case", "server", "runs", "msg/s median (min–max)", "× raw", "server CPU-µs/msg median (min–max)", "CPU/msg × raw", "p50 / p99 ms", "server / load cores")
+	sec.header("case", "server", "runs", "msg/s median (min–max)", "× raw", "server CPU-µs/msg median (min–max)", "CPU/msg × raw", "of which user-space µs/msg (× raw)", "p50 / p99 ms", "server / load cores")
 	for _, c := range cases {
 		list := h.pick(c.servers...)
 		res := map[string][]sample{}
@@ -113,26 +113,29 @@ func (h *harness) echoCases(ctx context.Context, title, intro string, cases []ec
 			return err
 		}
 		med := map[string][2]float64{}
+		usrMed := map[string]float64{}
 		byRound := map[string]map[int][2]float64{}
 		for _, s := range list {
 			if len(res[s.name]) == 0 {
 				continue
 			}
-			var mps, cpu []float64
+			var mps, cpu, usr []float64
 			byRound[s.name] = map[int][2]float64{}
 			for _, r := range res[s.name] {
 				v := [2]float64{r.res.MsgPerS, r.cpuUsPer(float64(r.res.Messages))}
 				mps, cpu = append(mps, v[0]), append(cpu, v[1])
+				usr = append(usr, r.userUsPer(float64(r.res.Messages)))
 				byRound[s.name][r.round] = v
 			}
 			med[s.name] = [2]float64{median(mps), median(cpu)}
+			usrMed[s.name] = median(usr)
 		}
 		h.rep.echo[c.key()] = med
 		h.rep.echoRounds[c.key()] = byRound
 		for _, s := range list {
 			rs := res[s.name]
 			if perr := peerErrs[s.name]; perr != nil || len(rs) == 0 {
-				sec.row(c.key(), s.label, itoa(len(rs)), "failed: "+shorten(fmt.Sprint(perr)), "", "", "", "", "")
+				sec.row(c.key(), s.label, itoa(len(rs)), "failed: "+shorten(fmt.Sprint(perr)), "", "", "", "", "", "")
 				continue
 			}
 			var mps, cpu, p50, p99, sc, lc []float64
@@ -144,10 +147,11 @@ func (h *harness) echoCases(ctx context.Context, title, intro string, cases []ec
 				sc = append(sc, r.serverCPU/r.wall)
 				lc = append(lc, r.clientCPU/r.wall)
 			}
-			xr, xc := "–", "–"
+			xr, xc, xu := "–", "–", ""
 			if raw, ok := med["raw"]; ok && s.name != "raw" {
 				xr = fmt.Sprintf("%.2f", med[s.name][0]/raw[0])
 				xc = fmt.Sprintf("%.2f", med[s.name][1]/raw[1])
+				xu = fmt.Sprintf(" (%.2f)", usrMed[s.name]/usrMed["raw"])
 				if strings.HasPrefix(s.name, "wsc") {
 					// The per-round ratios pair runs made back to back.
 					rr := roundRatios(byRound[s.name], byRound["raw"], 0)
@@ -161,6 +165,7 @@ func (h *harness) echoCases(ctx context.Context, title, intro string, cases []ec
 			sec.row(c.key(), s.label, itoa(len(rs)),
 				fmt.Sprintf("%.0f (%.0f–%.0f)", median(mps), slices.Min(mps), slices.Max(mps)), xr,
 				fmt.Sprintf("%.2f (%.2f–%.2f)", median(cpu), slices.Min(cpu), slices.Max(cpu)), xc,
+				fmt.Sprintf("%.2f%s", usrMed[s.name], xu),
 				fmt.Sprintf("%.1f / %.1f", median(p50), median(p99)),
 				fmt.Sprintf("%.2f / %.2f", median(sc), median(lc)))
 		}
@@ -195,7 +200,9 @@ func (h *harness) w2(ctx context.Context) error {
 			"client-bound; server CPU-µs per message is the main figure. \"× raw\" columns are ratios of the medians "+
 			"to the raw echo's; for wsc the range of the per-round ratios follows in brackets. \"wsc\" is the default "+
 			"path (/samples/echo: decoder → mailbox → executor → endpoint → send path); \"wsc, inline endpoint\" is "+
-			"the same echo with ServerConfig.Inline (/samples/echo-inline): its callbacks run on the event loop.", cases)
+			"the same echo with ServerConfig.Inline (/samples/echo-inline): its callbacks run on the event loop. "+
+			"The user-space part of the server's CPU (its code and the Go runtime) is what a server controls: the "+
+			"rest is the kernel's socket work, about the same for every server.", cases)
 }
 
 // w3 is pipelined echo.
