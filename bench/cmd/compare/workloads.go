@@ -612,7 +612,7 @@ func (h *harness) w5(ctx context.Context) error {
 			var mps, p50, p999, lag, cpu []float64
 			for _, r := range res[s.name] {
 				mps = append(mps, r.res.MsgPerS)
-				lag = append(lag, r.res.SendLagP99us/1e3)
+				lag = append(lag, r.res.SendLagP99us)
 				p50 = append(p50, r.res.P50us/1e3)
 				p999 = append(p999, r.res.P999us/1e3)
 				cpu = append(cpu, r.cpuUsPer(float64(r.res.Messages)))
@@ -623,14 +623,14 @@ func (h *harness) w5(ctx context.Context) error {
 			}
 			if pct == 80 {
 				h.rep.p99at80[s.name] = p99[s.name]
-				h.rep.lagAt80[s.name] = median(lag) * 1e3
+				h.rep.lagAt80[s.name] = median(lag)
 				h.rep.p99at80Rounds[s.name] = map[int][2]float64{}
 				for _, r := range res[s.name] {
 					h.rep.p99at80Rounds[s.name][r.round] = [2]float64{r.res.P99us}
 				}
 			}
 			sec.row(fmt.Sprintf("%d%%", pct), s.label, fmt.Sprintf("%.0f", rate), fmt.Sprintf("%.0f", median(mps)),
-				fmt.Sprintf("%.2f / %.2f / %.2f", median(p50), p99[s.name]/1e3, median(p999)), x, fmt.Sprintf("%.2f", median(lag)), fmt.Sprintf("%.2f", median(cpu)))
+				fmt.Sprintf("%.2f / %.2f / %.2f", median(p50), p99[s.name]/1e3, median(p999)), x, fmt.Sprintf("%.2f", median(lag)/1e3), fmt.Sprintf("%.2f", median(cpu)))
 		}
 	}
 	return nil
