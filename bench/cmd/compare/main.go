@@ -7,7 +7,7 @@
 //	cd bench && go run ./cmd/compare -set full  # every workload; about 35 minutes
 //
 // It builds the servers and the load generator into bench/bin: rawecho
-// (./cmd/rawecho), peer (./cmd/peer: gorilla, gws, coder, gobwas with a
+// (./cmd/rawecho), handoff (./cmd/handoff: the bare worker pools), peer (./cmd/peer: gorilla, gws, coder, gobwas with a
 // goroutine per connection, nbio), load (./cmd/load) and wsc, the real
 // container binary (./cmd/wsc of the main module) serving the bundled
 // samples, so every wsc figure goes through the whole container: handshake,
@@ -216,6 +216,7 @@ func (h *harness) build(ctx context.Context) error {
 	fmt.Fprintln(os.Stderr, "building into", h.binDir)
 	builds := []struct{ dir, out, pkg string }{
 		{h.benchDir, "rawecho", "./cmd/rawecho"},
+		{h.benchDir, "handoff", "./cmd/handoff"},
 		{h.benchDir, "peer", "./cmd/peer"},
 		{h.benchDir, "load", "./cmd/load"},
 		{h.wscDir, "wsc", "./cmd/wsc"},
@@ -245,6 +246,12 @@ func (h *harness) defineServers() {
 	list := []*server{
 		{name: "raw", label: "raw gnet TCP echo", bin: filepath.Join(h.binDir, "rawecho"), mode: "tcp",
 			args: func(addr, _ string) []string { return []string{"-listen", addr} }},
+		// A bare worker pool on a TCP echo, in the two designs of
+		// ./cmd/handoff: what the hand-off alone costs, without WebSocket.
+		{name: "pool-copy", label: "bare pool: gnet reads, a worker writes (TCP)", bin: filepath.Join(h.binDir, "handoff"), mode: "tcp",
+			args: func(addr, _ string) []string { return []string{"-listen", addr, "-design", "copy"} }},
+		{name: "pool-read", label: "bare pool: the worker reads its socket (TCP)", bin: filepath.Join(h.binDir, "handoff"), mode: "tcp",
+			args: func(addr, _ string) []string { return []string{"-listen", addr, "-design", "read"} }},
 		{name: "wsc", label: "wsc (container)", bin: filepath.Join(h.binDir, "wsc"), mode: "ws",
 			echo: "/samples/echo", bcast: "/samples/broadcast", stats: true,
 			args: func(addr, stats string) []string { return []string{"-listen", addr, "-admin", stats} }},
@@ -310,9 +317,12 @@ func (h *harness) interleave(ctx context.Context, list []*server, rounds int, fn
 	return peerErrs, nil
 }
 
-// isOurs reports whether s is wsc or the raw gnet baseline, whose errors
-// fail the run; a peer's are reported in its row.
-func isOurs(s *server) bool { return s.name == "raw" || strings.HasPrefix(s.name, "wsc") }
+// isOurs reports whether s is wsc or one of our baselines (the raw gnet
+// echo, the bare pools), whose errors fail the run; a peer's are reported
+// in its row.
+func isOurs(s *server) bool {
+	return s.name == "raw" || strings.HasPrefix(s.name, "wsc") || strings.HasPrefix(s.name, "pool-")
+}
 
 // split spreads n connections over load processes of at most per each,
 // every process with source addresses of its own (127.0.0.x), and returns
