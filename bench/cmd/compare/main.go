@@ -7,8 +7,9 @@
 //	cd bench && go run ./cmd/compare -set full  # every workload; about 35 minutes
 //
 // It builds the servers and the load generator into bench/bin: rawecho
-// (./cmd/rawecho), handoff (./cmd/handoff: the bare worker pools), peer (./cmd/peer: gorilla, gws, coder, gobwas with a
-// goroutine per connection, nbio), load (./cmd/load) and wsc, the real
+// (./cmd/rawecho), handoff (./cmd/handoff: the bare worker pools), peer
+// (./cmd/peer: gorilla, gws, coder, gobwas with a goroutine per
+// connection, nbio), load (./cmd/load) and wsc, the real
 // container binary (./cmd/wsc of the main module) serving the bundled
 // samples, so every wsc figure goes through the whole container: handshake,
 // frame decoder, mailbox, executor, endpoint, send path.
