@@ -35,6 +35,11 @@ type Config struct {
 	// cookie, for session-routing proxies. Default: the base64 of
 	// ServerName, as JEUS writes it.
 	Route string
+	// LoopReads keeps open sessions on gnet's event loops, which then read
+	// every socket and hand the messages to the executors, instead of
+	// handing each session to a poller whose executor turns read their own
+	// sockets (see poller.go). For comparison; the hand-off is faster.
+	LoopReads bool
 }
 
 // DefaultConfig returns the default container settings.

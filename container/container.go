@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -79,7 +80,9 @@ type Container struct {
 	now      atomic.Int64 // coarse clock, unix nanoseconds, for idle checks
 	hsCount  handshakeCounters
 	stopTick chan struct{}
-	flushers sync.Map // gnet.EventLoop → *loopFlusher (fanout.go)
+	flushers sync.Map  // gnet.EventLoop → *loopFlusher (fanout.go)
+	pollers  []*poller // the open sessions' loops, after the hand-off (poller.go)
+	socks    fdTable   // the pollers' sessions by descriptor
 }
 
 // webContext is a deployed WebContext.
@@ -282,6 +285,20 @@ func (c *Container) Start() error {
 		go ctx.monitorIdle()
 	}
 	c.mu.Unlock()
+	if !c.cfg.LoopReads {
+		n := c.cfg.EventLoops
+		if n <= 0 {
+			n = runtime.GOMAXPROCS(0)
+		}
+		for i := 0; i < n; i++ {
+			p, err := newPoller(c)
+			if err != nil {
+				c.stopPollers()
+				return fmt.Errorf("container: start a poller: %w", err)
+			}
+			c.pollers = append(c.pollers, p)
+		}
+	}
 	opts := []gnet.Option{
 		gnet.WithMulticore(true),
 		gnet.WithReusePort(false),
@@ -300,6 +317,7 @@ func (c *Container) Start() error {
 		return nil
 	case err := <-c.stopped:
 		c.stopped <- err
+		c.stopPollers()
 		return fmt.Errorf("container: listen on %s: %w", c.cfg.Addr, err)
 	}
 }
@@ -349,6 +367,7 @@ wait:
 	defer cancel()
 	_ = c.eng.Stop(stopCtx)
 	<-c.stopped
+	c.stopPollers()
 	done := ctx.Done()
 	for _, wc := range c.contexts {
 		if !wc.exec.stop(done) && err == nil {
@@ -357,6 +376,14 @@ wait:
 	}
 	close(c.stopTick)
 	return err
+}
+
+// stopPollers stops the pollers and closes the sessions still on them.
+func (c *Container) stopPollers() {
+	for _, p := range c.pollers {
+		p.stop()
+	}
+	c.socks.each(func(k *sock) { k.closeNow() })
 }
 
 // handler is the container as gnet's event handler.
@@ -395,16 +422,19 @@ func (h *handler) OnTraffic(conn gnet.Conn) gnet.Action {
 	if s.getState() == stateHandshake {
 		s.setFlag(flagOnLoop) // an inline endpoint's OnOpen runs here
 		defer s.clearFlag(flagOnLoop)
-		return s.onHandshakeTraffic()
+		return s.onHandshakeTraffic(conn)
+	}
+	if s.has(flagHandedOff) {
+		return gnet.None // gnet is letting the connection go: adopt carries these bytes over
 	}
 	// Open: flagInline was set before the state changed. Only an inline
 	// endpoint looks at flagOnLoop, so the others skip two atomic
 	// operations per read.
 	if !s.has(flagInline) {
-		return s.readFrames()
+		return s.readFrames(conn)
 	}
 	s.setFlag(flagOnLoop)
-	a := s.readFrames() // endpoint panics are recovered below it
+	a := s.readFrames(conn) // endpoint panics are recovered below it
 	s.clearFlag(flagOnLoop)
 	return a
 }
@@ -415,15 +445,34 @@ func (h *handler) OnClose(conn gnet.Conn, _ error) gnet.Action {
 	if s == nil {
 		return gnet.None
 	}
+	s.setFlag(flagOnLoop) // an inline endpoint's OnClose runs here
+	ended := s.ended(conn)
+	s.clearFlag(flagOnLoop)
+	if !ended {
+		// The session has left gnet for a sock, which takes it over now.
+		s.out.mu.Lock()
+		k := s.c.(*sock)
+		s.out.mu.Unlock()
+		s.adopt(conn, k)
+		return gnet.None
+	}
 	c.conns.Add(-1)
-	s.closeOutbound()
+	return gnet.None
+}
+
+// ended closes the session for sending and, if it was open, takes it off
+// its endpoint, counts it and posts its OnClose. t is the transport that
+// closed: when the session has left it (gnet's connection after detach),
+// nothing changes and ended reports false.
+func (s *session) ended(t transport) bool {
+	if !s.closeOutboundFrom(t) {
+		return false
+	}
 	prev := sessionState(s.state.Swap(uint32(stateClosed)))
 	if prev == stateHandshake {
 		s.stopHandshakeTimer()
-		return gnet.None
+		return true
 	}
-	putBuf(s.in.buf)
-	s.in.buf = nil
 	// Leave, folding the counters in, so that Stats counts them once.
 	s.ctx.count.foldMu.Lock()
 	s.ep.remove(s)
@@ -437,10 +486,8 @@ func (h *handler) OnClose(conn gnet.Conn, _ error) gnet.Action {
 	s.out.mu.Unlock()
 	s.ctx.open.Add(-1)
 	s.ctx.count.closed(code)
-	s.setFlag(flagOnLoop) // an inline endpoint's OnClose runs here
 	s.post(event{kind: evClose})
-	s.clearFlag(flagOnLoop)
-	return gnet.None
+	return true
 }
 
 func (h *handler) OnTick() (time.Duration, gnet.Action) { return time.Hour, gnet.None }

@@ -184,9 +184,12 @@ func (s *session) pendingInbound() int {
 // goes to the back of the queue, so one busy session cannot hog a worker.
 const maxBatch = 64
 
-// run delivers the session's pending events. It is called by an executor
+// run delivers the session's pending events, and for a session on a sock
+// reads the socket when they are delivered, decoding the messages into the
+// mailbox to be delivered in the same turn. It is called by an executor
 // worker; never twice at once for one session.
 func (s *session) run() {
+	reader := s.readerSock()
 	last := evClose // the kind of the last event delivered
 	corked, wasCorked := false, false
 	defer func() {
@@ -201,6 +204,14 @@ func (s *session) run() {
 	for i := 0; i < maxBatch; i++ {
 		s.mbMu.Lock()
 		ev, ok := s.dequeue()
+		if !ok && reader != nil && s.wantsRead(reader) {
+			s.mbMu.Unlock()
+			if s.readSock(reader) {
+				continue
+			}
+			s.mbMu.Lock()
+			ev, ok = s.dequeue()
+		}
 		if !ok {
 			if last == evOpen {
 				// A session that only opened may stay idle for hours:
@@ -319,6 +330,7 @@ func (s *session) deliver(ev *event) {
 		s.upgradeOnExecutor(ev.bytes())
 	case evClose:
 		s.closeDone = true
+		s.releaseReader()
 		if !s.opened {
 			return
 		}

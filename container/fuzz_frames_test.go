@@ -186,7 +186,7 @@ func FuzzFrames(f *testing.F) {
 			n = min(n, len(stream))
 			conn.in = append(conn.in, stream[:n]...)
 			stream = stream[n:]
-			if s.readFrames() == gnet.Close {
+			if s.readFrames(conn) == gnet.Close {
 				break
 			}
 			conn.step()

@@ -59,9 +59,9 @@ var (
 
 // onHandshakeTraffic buffers the request until the end of its headers (in
 // gnet's buffer: nothing is copied while it arrives), then upgrades. Frames
-// that follow the request in the same read are decoded at once.
-func (s *session) onHandshakeTraffic() gnet.Action {
-	c := s.c
+// that follow the request in the same read are carried over to the sock
+// (or, for a session that stays on gnet, decoded at once).
+func (s *session) onHandshakeTraffic(c gnet.Conn) gnet.Action {
 	limit := s.cont.cfg.MaxHandshakeBytes
 	if s.has(flagBusy) {
 		// A plain HTTP request is being served: what follows waits, within
@@ -95,8 +95,11 @@ func (s *session) onHandshakeTraffic() gnet.Action {
 		return act
 	}
 	_, _ = c.Discard(end)
+	if s.has(flagHandedOff) {
+		return gnet.Close // gnet lets the connection go; OnClose adopts it
+	}
 	if c.InboundBuffered() > 0 {
-		return s.readFrames()
+		return s.readFrames(c)
 	}
 	return gnet.None
 }
@@ -105,7 +108,7 @@ func (s *session) onHandshakeTraffic() gnet.Action {
 // on the event loop.
 func (s *session) reject(e *HTTPError) gnet.Action {
 	s.cont.hsCount.add(e.Status) // before the client can see the response
-	_, _ = s.c.Write(rejectBytes(e))
+	_, _ = s.gc().Write(rejectBytes(e))
 	s.cont.log.Debug("handshake rejected", "remote", s.remoteString(), "status", e.Status, "reason", e.Reason)
 	return gnet.Close
 }
@@ -359,10 +362,16 @@ func (s *session) upgrade(req []byte) gnet.Action {
 	}
 	s.apply(&res)
 	s.ep.add(s) // before the client can see the 101 and act on it
-	_, _ = s.c.Write(res.response)
+	moved := s.detach()
+	if moved {
+		// The 101 goes out on the sock, as any later frame.
+		_ = s.transmit(wframe{b: res.response}, false, policyControl, nil)
+	} else {
+		_, _ = s.gc().Write(res.response)
+	}
 	s.cont.hsCount.add(http.StatusSwitchingProtocols)
 	s.ctx.count.sessions.Add(1)
-	s.open(true)
+	s.open(!moved)
 	return gnet.None
 }
 
@@ -425,6 +434,13 @@ func (s *session) upgradeOnExecutor(req []byte) {
 	}
 	s.apply(&res)
 	s.ep.add(s) // before the client can see the 101 and act on it
+	gc := s.c
+	moved := s.detach()
+	if moved {
+		// gnet lets the connection go once the decision is made; its
+		// OnClose then adopts it, with what the client sent meanwhile.
+		defer gc.Close()
+	}
 	if err := s.transmit(wframe{b: res.response}, false, policyBasic, nil); err != nil {
 		s.ep.remove(s)
 		res.ep.ctx.open.Add(-1)
@@ -438,7 +454,9 @@ func (s *session) upgradeOnExecutor(req []byte) {
 		return
 	}
 	s.clearFlag(flagBusy)
-	_ = s.c.Wake(nil) // decode what the client sent meanwhile
+	if !moved {
+		_ = s.c.Wake(nil) // decode what the client sent meanwhile
+	}
 }
 
 // configure runs the endpoint's Configurator for a handshake. It returns
@@ -675,7 +693,7 @@ func (s *session) open(fromLoop bool) bool {
 		s.setFlag(flagInline)
 	}
 	if fromLoop {
-		if ob := s.c.OutboundBuffered(); ob > 0 {
+		if ob := s.gc().OutboundBuffered(); ob > 0 {
 			s.out.mu.Lock()
 			s.out.direct = false
 			s.out.backlog = ob

@@ -63,7 +63,7 @@ func (s *session) serveHTTP(buf []byte, end int) gnet.Action {
 	req.RemoteAddr = s.remoteString()
 	req.URL.Path = rest
 	req.URL.RawPath = ""
-	_, _ = s.c.Discard(total)
+	_, _ = s.gc().Discard(total)
 	if t := s.hsTimer.Load(); t != nil {
 		t.Stop()
 	}

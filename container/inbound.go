@@ -40,11 +40,10 @@ type inbound struct {
 const payloadPrealloc = 64 << 10
 
 // readFrames decodes every complete frame in gnet's inbound buffer and
-// consumes the payload of a frame in progress. It runs on the event loop.
-func (s *session) readFrames() gnet.Action {
-	c := s.c
+// consumes the payload of a frame in progress, for a session that stayed
+// on gnet (see poller.go). It runs on the event loop.
+func (s *session) readFrames(c gnet.Conn) gnet.Action {
 	in := &s.in
-	s.touch()
 	if in.done {
 		_, _ = c.Discard(-1)
 		return gnet.None
@@ -72,6 +71,30 @@ func (s *session) readFrames() gnet.Action {
 		s.clearFlag(flagPaused)
 	}
 	buf, _ := c.Peek(-1)
+	off, act := s.decode(buf)
+	if act == gnet.Close {
+		return gnet.Close
+	}
+	switch {
+	case in.done:
+		_, _ = c.Discard(-1)
+	case off > 0:
+		// Never Discard(0): gnet treats n <= 0 as "everything", which would
+		// drop a partial header still waiting for its next bytes.
+		_, _ = c.Discard(off)
+	}
+	return gnet.None
+}
+
+// decode decodes every complete frame in buf and consumes the payload of a
+// frame in progress. It returns how many bytes it consumed (the rest waits
+// for more), and gnet.Close when the connection must close now (the peer
+// answered our close frame). It stops early when the session fails and
+// when the mailbox is full (flagPaused). It runs on the session's reader:
+// the event loop, or the turn that reads its sock.
+func (s *session) decode(buf []byte) (int, gnet.Action) {
+	in := &s.in
+	s.touch()
 	off := 0
 	// An inline endpoint's sends for a message with more bytes behind it in
 	// this read are staged (corked) and leave together once the read is
@@ -142,7 +165,7 @@ func (s *session) readFrames() gnet.Action {
 			ws.Cipher(payload, h.Mask, 0)
 			off = end
 			if s.control(h.OpCode, payload) == gnet.Close {
-				return gnet.Close
+				return off, gnet.Close
 			}
 			continue
 		}
@@ -154,15 +177,10 @@ func (s *session) readFrames() gnet.Action {
 			break
 		}
 	}
-	switch {
-	case in.done:
-		_, _ = c.Discard(-1)
-	case off > 0:
-		// Never Discard(0): gnet treats n <= 0 as "everything", which would
-		// drop a partial header still waiting for its next bytes.
-		_, _ = c.Discard(off)
+	if in.done {
+		off = len(buf)
 	}
-	return gnet.None
+	return off, gnet.None
 }
 
 // inboundHardCap is how much a paused session may leave in gnet's buffer

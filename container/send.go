@@ -335,7 +335,7 @@ func (s *session) asyncLocked(op *sendOp) {
 }
 
 // written is the AsyncWrite callback; it runs on the event loop.
-func (op *sendOp) written(c gnet.Conn, err error) error {
+func (op *sendOp) written(_ gnet.Conn, err error) error {
 	s := op.s
 	o := &s.out
 	o.mu.Lock()
@@ -343,7 +343,7 @@ func (op *sendOp) written(c gnet.Conn, err error) error {
 	done, _, closeAfter := op.finish()
 	var ready []*sendOp
 	if err == nil && !o.closed {
-		o.backlog = c.OutboundBuffered()
+		o.backlog = s.c.OutboundBuffered()
 		if closeAfter {
 			o.closeDrain = true
 		}

@@ -39,7 +39,15 @@ func liveHeap() int64 {
 // holding eps, and stops it when the test ends.
 func startServer(tb testing.TB, settings Settings, eps ...*endpoint.ServerConfig) (*Container, string) {
 	tb.Helper()
-	c := New(Config{Addr: "127.0.0.1:0", CloseTimeout: time.Second})
+	return startServerCfg(tb, Config{}, settings, eps...)
+}
+
+// startServerCfg is startServer with the container settings of cfg; its
+// address and close timeout are the test's.
+func startServerCfg(tb testing.TB, cfg Config, settings Settings, eps ...*endpoint.ServerConfig) (*Container, string) {
+	tb.Helper()
+	cfg.Addr, cfg.CloseTimeout = "127.0.0.1:0", time.Second
+	c := New(cfg)
 	if err := c.Deploy(WebContext{Path: "/t", Settings: settings, Endpoints: eps}); err != nil {
 		tb.Fatal(err)
 	}
@@ -758,14 +766,26 @@ func TestEmptyCompressedMessage(t *testing.T) {
 }
 
 // TestSlowEndpointBounded: a client that floods an endpoint slower than
-// itself is paused, then closed with 1013; the server's live heap stays
-// bounded and the endpoint saw the messages in order until then.
+// itself is held back, and the server's live heap stays bounded. After the
+// hand-off the container stops reading the socket, so TCP paces the client
+// and nothing is lost: the endpoint gets every message, in order, before
+// the client's close. A session on gnet's loop (LoopReads), which reads on
+// regardless, is paused and then closed with 1013.
 func TestSlowEndpointBounded(t *testing.T) {
+	for _, mode := range []struct {
+		name string
+		cfg  Config
+	}{{"hand-off", Config{}}, {"loop-reads", Config{LoopReads: true}}} {
+		t.Run(mode.name, func(t *testing.T) { testSlowEndpoint(t, mode.cfg) })
+	}
+}
+
+func testSlowEndpoint(t *testing.T, cfg Config) {
 	st := echoSettings()
 	st.MaxPendingInboundBytes = 256 << 10
 	var got atomic.Int64
 	var outOfOrder atomic.Bool
-	_, addr := startServer(t, st, &endpoint.ServerConfig{
+	_, addr := startServerCfg(t, cfg, st, &endpoint.ServerConfig{
 		Path:                  "/slow",
 		MaxBinaryMessageBytes: 64 << 10,
 		MaxTextMessageBytes:   64 << 10,
@@ -784,9 +804,13 @@ func TestSlowEndpointBounded(t *testing.T) {
 	before := liveHeap()
 	conn := dial(t, addr, "/t/slow")
 	payload := make([]byte, 4096)
-	var peak int64
+	var peak, lag int64
 	var sent uint64
-	deadline := time.Now().Add(20 * time.Second)
+	flood := 20 * time.Second
+	if !cfg.LoopReads {
+		flood = 3 * time.Second // held back, not closed: flood for a while
+	}
+	deadline := time.Now().Add(flood)
 	for time.Now().Before(deadline) {
 		binary.BigEndian.PutUint64(payload, sent)
 		_ = conn.SetWriteDeadline(time.Now().Add(2 * time.Second))
@@ -796,32 +820,62 @@ func TestSlowEndpointBounded(t *testing.T) {
 		sent++
 		if sent%64 == 0 {
 			peak = max(peak, liveHeap()-before)
+			lag = max(lag, int64(sent)-got.Load())
 		}
 	}
-	code := readClose(t, conn)
-	t.Logf("sent %d messages (%d MiB), endpoint got %d, close %d, peak live heap growth %d KiB",
-		sent, sent*4096>>20, got.Load(), code, peak>>10)
-	if code != ws.StatusCode(endpoint.CloseTryAgainLater) {
-		t.Fatalf("close code %d, want 1013", code)
+	if !cfg.LoopReads {
+		// The lag is what the mailbox and the two sockets' buffers hold
+		// (loopback's autotuning goes up to 4 MiB to send, 6 MiB to
+		// receive): without the hold-back it would grow with the flood.
+		_ = conn.SetWriteDeadline(time.Time{})
+		_ = ws.WriteFrame(conn, ws.MaskFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusNormalClosure, ""))))
 	}
+	code := readClose(t, conn)
+	t.Logf("sent %d messages (%d MiB), endpoint got %d, most behind %d, close %d, peak live heap growth %d KiB",
+		sent, sent*4096>>20, got.Load(), lag, code, peak>>10)
 	if outOfOrder.Load() || got.Load() == 0 {
 		t.Fatalf("endpoint got %d messages, in order: %v", got.Load(), !outOfOrder.Load())
 	}
 	if peak > 16<<20 {
 		t.Fatalf("live heap grew by %d MiB", peak>>20)
 	}
+	if cfg.LoopReads {
+		if code != ws.StatusCode(endpoint.CloseTryAgainLater) {
+			t.Fatalf("close code %d, want 1013", code)
+		}
+		return
+	}
+	// The close is answered when it is read; the messages before it are
+	// delivered meanwhile.
+	waitFor(5*time.Second, func() bool { return got.Load() == int64(sent) })
+	if code != ws.StatusNormalClosure || got.Load() != int64(sent) {
+		t.Fatalf("close %d after %d of %d messages, want 1000 after all", code, got.Load(), sent)
+	}
+	if lag > (12<<20)/4096 {
+		t.Fatalf("the endpoint fell %d messages behind: the client was not held back", lag)
+	}
 }
 
 // TestEmptyMessageFloodBounded: empty messages count in the mailbox's size
-// too, so a client flooding a slow endpoint with them (6 bytes on the wire,
-// an event each in the mailbox) is paused and then closed with 1013, with
-// bounded memory.
+// too, so a client flooding a stuck endpoint with them (6 bytes on the
+// wire, an event each in the mailbox) is held back with bounded memory:
+// after the hand-off its writes stall, and once the endpoint is free every
+// message is delivered; on gnet's loop (LoopReads) it is closed with 1013.
 func TestEmptyMessageFloodBounded(t *testing.T) {
+	for _, mode := range []struct {
+		name string
+		cfg  Config
+	}{{"hand-off", Config{}}, {"loop-reads", Config{LoopReads: true}}} {
+		t.Run(mode.name, func(t *testing.T) { testEmptyFlood(t, mode.cfg) })
+	}
+}
+
+func testEmptyFlood(t *testing.T, cfg Config) {
 	st := echoSettings()
 	st.MaxPendingInboundBytes = 256 << 10
 	var got atomic.Int64
 	release := make(chan struct{})
-	_, addr := startServer(t, st, &endpoint.ServerConfig{
+	_, addr := startServerCfg(t, cfg, st, &endpoint.ServerConfig{
 		Path: "/slow",
 		New: func() endpoint.Endpoint {
 			return openFunc(func(s endpoint.Session) {
@@ -836,36 +890,65 @@ func TestEmptyMessageFloodBounded(t *testing.T) {
 	t.Cleanup(unblock) // before the server's shutdown, even on failure
 	before := liveHeap()
 	conn := dial(t, addr, "/t/slow")
-	batch := bytes.Repeat(maskedFrame(ws.OpBinary, nil), 1000)
+	frame := maskedFrame(ws.OpBinary, nil)
+	batch := bytes.Repeat(frame, 1000)
 	// One message first, so that the flood meets an open session whose
 	// endpoint is busy.
-	if _, err := conn.Write(batch[:len(batch)/1000]); err != nil {
+	if _, err := conn.Write(frame); err != nil {
 		t.Fatal(err)
 	}
 	for got.Load() == 0 {
 		time.Sleep(time.Millisecond)
 	}
 	var peak int64
-	sent := 0
+	written := len(frame)
 	deadline := time.Now().Add(20 * time.Second)
+	stalled := false
 	for time.Now().Before(deadline) {
 		_ = conn.SetWriteDeadline(time.Now().Add(2 * time.Second))
-		if _, err := conn.Write(batch); err != nil {
+		n, err := conn.Write(batch)
+		written += n
+		if err != nil {
+			stalled = true
 			break
 		}
-		sent += 1000
-		if sent%64000 == 0 {
+		if written%(64000*len(frame)) == 0 {
 			peak = max(peak, liveHeap()-before)
 		}
 	}
+	peak = max(peak, liveHeap()-before)
+	if !cfg.LoopReads {
+		if !stalled {
+			t.Fatal("the client's writes never stalled: it was not held back")
+		}
+		// Finish the frame the stalled write cut, free the endpoint, and
+		// close: every message arrives first.
+		_ = conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		if rest := written % len(frame); rest > 0 {
+			if _, err := conn.Write(frame[rest:]); err != nil {
+				t.Fatal(err)
+			}
+			written += len(frame) - rest
+		}
+		unblock()
+		_ = ws.WriteFrame(conn, ws.MaskFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusNormalClosure, ""))))
+	}
 	code := readClose(t, conn)
 	unblock()
+	sent := int64(written / len(frame))
 	t.Logf("sent %d empty messages, endpoint got %d, close %d, peak live heap growth %d KiB", sent, got.Load(), code, peak>>10)
-	if code != ws.StatusCode(endpoint.CloseTryAgainLater) {
-		t.Fatalf("close code %d, want 1013", code)
-	}
 	if peak > 16<<20 {
 		t.Fatalf("live heap grew by %d MiB", peak>>20)
+	}
+	if cfg.LoopReads {
+		if code != ws.StatusCode(endpoint.CloseTryAgainLater) {
+			t.Fatalf("close code %d, want 1013", code)
+		}
+		return
+	}
+	waitFor(5*time.Second, func() bool { return got.Load() == sent })
+	if code != ws.StatusNormalClosure || got.Load() != sent {
+		t.Fatalf("close %d after %d of %d messages, want 1000 after all", code, got.Load(), sent)
 	}
 }
 

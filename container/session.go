@@ -57,7 +57,7 @@ type session struct {
 	// Line 0, read per message by the loop and the senders, written
 	// rarely: lastSeen at most once per clock tick, the handlers when the
 	// endpoint sets them.
-	c        gnet.Conn
+	c        transport // gnet's connection; after the hand-off, the sock (poller.go)
 	cont     *Container
 	ctx      *webContext
 	handlers atomic.Pointer[handlers] // copy on write
@@ -180,6 +180,9 @@ const (
 	flagDeflate
 	// flagBatching mirrors batcher.allowed: sends go through the batch.
 	flagBatching
+	// flagHandedOff: the connection has left gnet for a sock (detach, set
+	// under out.mu); gnet's later bytes wait for adopt.
+	flagHandedOff
 )
 
 func (s *session) has(f sessionFlag) bool { return s.flags.Load()&uint32(f) != 0 }
