@@ -132,6 +132,14 @@ func (s *session) postPending(ev event) (ok bool, pending int) {
 		putBuf(ev.buf)
 		return true, 0
 	}
+	if (ev.kind == evText || ev.kind == evBinary) && s.mailboxEmpty() && s.has(flagReading) {
+		// The session's own turn is decoding (see readSock): deliver the
+		// message here, without a trip through the mailbox.
+		s.mbMu.Unlock()
+		s.deliver(&ev)
+		putBuf(ev.buf)
+		return true, 0
+	}
 	if (ev.kind == evText || ev.kind == evBinary) && !s.scheduled && s.mailboxEmpty() && s.inlineOnLoop() {
 		// An inline endpoint with nothing pending: deliver the message
 		// straight away, without a trip through the mailbox (which such a
@@ -189,7 +197,6 @@ const maxBatch = 64
 // mailbox to be delivered in the same turn. It is called by an executor
 // worker; never twice at once for one session.
 func (s *session) run() {
-	reader := s.readerSock()
 	last := evClose // the kind of the last event delivered
 	corked, wasCorked := false, false
 	defer func() {
@@ -204,13 +211,8 @@ func (s *session) run() {
 	for i := 0; i < maxBatch; i++ {
 		s.mbMu.Lock()
 		ev, ok := s.dequeue()
-		if !ok && reader != nil && s.wantsRead(reader) {
-			s.mbMu.Unlock()
-			if s.readSock(reader) {
-				continue
-			}
-			s.mbMu.Lock()
-			ev, ok = s.dequeue()
+		if !ok && s.readHere() {
+			continue
 		}
 		if !ok {
 			if last == evOpen {
@@ -249,6 +251,20 @@ func (s *session) run() {
 	}
 	s.maybeResume()
 	s.ctx.exec.submitMust(s)
+}
+
+// readHere reads the session's sock in its turn, when it has bytes to
+// decode. s.mbMu is held; it reports true when it released it to read
+// (the caller then looks at the mailbox again). The sock is looked up each
+// time: a handshake the turn runs hands the session off (detach).
+func (s *session) readHere() bool {
+	k := s.readerSock()
+	if k == nil || !s.wantsRead(k) {
+		return false
+	}
+	s.mbMu.Unlock()
+	s.readSock(k)
+	return true
 }
 
 // openDone lets the decoder go once OnOpen has returned, waking the event

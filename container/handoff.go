@@ -128,11 +128,13 @@ func (s *session) scheduleRead() {
 // readerSock returns the sock an executor turn reads: nil for a session on
 // gnet and for an inline endpoint's (read on its poller).
 func (s *session) readerSock() *sock {
-	k, _ := s.c.(*sock)
-	if k == nil || s.has(flagInline) {
+	// The flag first: detach sets it after s.c, which the event loop may
+	// be writing while this session's turn ends (an upgrade after an HTTP
+	// request served on the executor).
+	if s.flags.Load()&uint32(flagHandedOff|flagInline) != uint32(flagHandedOff) {
 		return nil
 	}
-	return k
+	return s.c.(*sock)
 }
 
 // wantsRead reports whether the session's turn should read k now: the
@@ -167,7 +169,7 @@ func (s *session) readSock(k *sock) bool {
 			s.clearFlag(flagPaused)
 		}
 		k.decodeFirst = false
-		off, act := s.decode(k.carry)
+		off, act := s.decodeHere(k.carry)
 		s.keepRest(k, k.carry[off:])
 		if act == gnet.Close {
 			_ = k.Close()
@@ -190,7 +192,7 @@ func (s *session) readSock(k *sock) bool {
 			k.readable.Store(true)
 		}
 		data := buf[:c+n]
-		off, act := s.decode(data)
+		off, act := s.decodeHere(data)
 		s.keepRest(k, data[off:])
 		if act == gnet.Close {
 			_ = k.Close()
@@ -203,6 +205,19 @@ func (s *session) readSock(k *sock) bool {
 	}
 	readBufs.Put(bp)
 	return true
+}
+
+// decodeHere decodes buf in the session's turn: an executor turn delivers
+// the messages as they are decoded (flagReading), as an inline endpoint's
+// loop does.
+func (s *session) decodeHere(buf []byte) (int, gnet.Action) {
+	if s.has(flagInline) {
+		return s.decode(buf)
+	}
+	s.setFlag(flagReading)
+	off, act := s.decode(buf)
+	s.clearFlag(flagReading)
+	return off, act
 }
 
 // keepRest keeps rest, the bytes decode left, in carry: the start of a

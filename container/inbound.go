@@ -100,7 +100,7 @@ func (s *session) decode(buf []byte) (int, gnet.Action) {
 	// this read are staged (corked) and leave together once the read is
 	// decoded, as the executor does for a turn of several events.
 	corked, wasCorked := false, false
-	inline := s.has(flagInline)
+	inline := s.flags.Load()&uint32(flagInline|flagReading) != 0 // delivered as decoded
 	if inline {
 		defer func() {
 			if corked {

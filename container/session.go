@@ -183,6 +183,10 @@ const (
 	// flagHandedOff: the connection has left gnet for a sock (detach, set
 	// under out.mu); gnet's later bytes wait for adopt.
 	flagHandedOff
+	// flagReading: the session's executor turn is decoding what it read
+	// from its sock, so a message finds the endpoint's worker already here
+	// and is delivered at once when nothing waits before it.
+	flagReading
 )
 
 func (s *session) has(f sessionFlag) bool { return s.flags.Load()&uint32(f) != 0 }

@@ -45,6 +45,7 @@ func main() {
 	verbose := flag.Bool("v", false, "log debug messages")
 	eventLoops := flag.Int("event-loops", 0, "number of event loops (default: GOMAXPROCS)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile to this file until shutdown")
+	loopReads := flag.Bool("loop-reads", false, "keep open sessions on gnet's event loops instead of handing them to the pollers (for comparison)")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: wsc [flags]\n       wsc check FILE...\n\nflags:\n")
 		flag.PrintDefaults()
@@ -67,7 +68,7 @@ func main() {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	cfg := container.Config{Addr: *listen, Logger: log, ServerName: *name, Route: *route, EventLoops: *eventLoops}
+	cfg := container.Config{Addr: *listen, Logger: log, ServerName: *name, Route: *route, EventLoops: *eventLoops, LoopReads: *loopReads}
 	if err := run(cfg, *adminAddr, *webapps, *shutdownTimeout, log); err != nil {
 		log.Error("wsc stopped", "err", err)
 		pprof.StopCPUProfile()
