@@ -107,8 +107,11 @@ type Settings struct {
 	MaxPendingOutboundBytes int
 	// MaxPendingInboundBytes bounds the bytes of received messages waiting
 	// for the endpoint. Past it the container stops decoding the session's
-	// frames until the endpoint catches up; a client that still sends more
-	// than this plus one maximum message is closed with 1013.
+	// frames until the endpoint catches up, and stops reading its socket,
+	// so TCP holds the client back and nothing is lost. (A session kept on
+	// gnet's loop, see Config.LoopReads, is read regardless: a client that
+	// still sends more than this plus one maximum message is closed with
+	// 1013.)
 	// Default: 1 MiB; at most 1 GiB.
 	MaxPendingInboundBytes int
 	// SessionTimeout ends an HTTP session this long after its last HTTP
