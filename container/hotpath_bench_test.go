@@ -276,7 +276,7 @@ func newHotEnv(tb testing.TB, pooled bool) *hotEnv {
 		ctx.exec = newExecutor(settings.Executor)
 		tb.Cleanup(func() { ctx.exec.stop(make(chan struct{})) })
 	} else {
-		ctx.exec = &executor{tasks: make(chan *session, settings.Executor.QueueSize), quit: make(chan struct{})}
+		ctx.exec = &executor{tasks: make(chan *session, settings.Executor.QueueSize)}
 	}
 	env.m = &mapping{ctx: ctx, fullPath: "/hot",
 		cfg: &endpoint.ServerConfig{Path: "/hot", New: func() endpoint.Endpoint { return &hotEndpoint{} }}}

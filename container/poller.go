@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -57,6 +59,12 @@ type poller struct {
 	c    *Container
 	epfd int
 	efd  int // an eventfd: Execute wakes the poller through it
+	// epf holds epfd; eprc is set when the Go runtime's poller watches it:
+	// the poller's goroutine parks there rather than in epoll_wait (see
+	// parkOnRuntime).
+	epf    *os.File
+	eprc   syscall.RawConn
+	parked parkedWait
 
 	mu       sync.Mutex
 	tasks    []gnet.Runnable
@@ -83,30 +91,46 @@ func newPoller(c *Container) (*poller, error) {
 		return nil, err
 	}
 	p := &poller{c: c, epfd: epfd, efd: efd, done: make(chan struct{})}
+	p.parkOnRuntime()
 	go p.run()
 	return p, nil
 }
 
-// run is the poller's loop. Like gnet's, it blocks in epoll_wait only
-// after a wait that returns nothing has let other goroutines run: the
-// worker a readable session was just queued for then usually runs at once
-// on this P, instead of the poller going to sleep and waking up again.
+// parkOnRuntime registers the epoll descriptor with the Go runtime's own
+// poller (an epoll descriptor is readable while it has events), so that
+// an idle poller parks its goroutine instead of blocking a thread in
+// epoll_wait. A thread blocked in a system call keeps its P until sysmon
+// takes it away; with a poller going in and out of epoll_wait thousands
+// of times a second, sysmon then polls every 20 µs and threads are handed
+// Ps, woken and put to sleep over and over. Parked, the poller costs the
+// scheduler nothing: an idle P's thread blocks in the runtime's own
+// epoll_wait and wakes the poller's goroutine when there is work.
+func (p *poller) parkOnRuntime() {
+	if unix.SetNonblock(p.epfd, true) != nil {
+		return
+	}
+	// From here f owns epfd (stop closes it through f).
+	p.epf = os.NewFile(uintptr(p.epfd), "wsc-poller")
+	if p.epf.SetReadDeadline(time.Time{}) != nil {
+		return // not registered with the runtime's poller (ErrNoDeadline)
+	}
+	p.parked.epfd = p.epfd
+	p.parked.look = p.parked.check
+	p.eprc, _ = p.epf.SyscallConn()
+}
+
+// run is the poller's loop.
 func (p *poller) run() {
 	defer close(p.done)
 	events := make([]unix.EpollEvent, 128)
-	msec := -1
 	for !p.stopped.Load() {
-		n, err := unix.EpollWait(p.epfd, events, msec)
-		if n == 0 || (n < 0 && err == unix.EINTR) {
-			msec = -1
-			runtime.Gosched()
-			continue
-		}
+		n, err := p.wait(events)
 		if err != nil {
-			p.c.log.Error("poller stopped", "err", err)
+			if !p.stopped.Load() {
+				p.c.log.Error("poller stopped", "err", err)
+			}
 			return
 		}
-		msec = 0
 		for i := range events[:n] {
 			ev := &events[i]
 			if int(ev.Fd) == p.efd {
@@ -126,6 +150,56 @@ func (p *poller) run() {
 			if ev.Events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLERR|unix.EPOLLHUP) != 0 {
 				k.onReadable()
 			}
+		}
+	}
+}
+
+// wait returns the next events. Like gnet's loop, it waits only after a
+// look that found nothing has let other goroutines run: the worker a
+// readable session was just queued for then usually runs at once on this
+// P, and may leave more work behind.
+func (p *poller) wait(events []unix.EpollEvent) (int, error) {
+	n, err := epollNow(p.epfd, events)
+	if n > 0 || err != nil {
+		return n, err
+	}
+	runtime.Gosched()
+	if p.eprc == nil {
+		for {
+			n, err := unix.EpollWait(p.epfd, events, -1)
+			if err != unix.EINTR {
+				return n, err
+			}
+		}
+	}
+	p.parked.events = events
+	if rerr := p.eprc.Read(p.parked.look); rerr != nil {
+		return 0, rerr
+	}
+	return p.parked.n, p.parked.err
+}
+
+// parkedWait is the callback of the poller's parked wait and its results,
+// made once: a closure would cost allocations per wait.
+type parkedWait struct {
+	epfd   int
+	events []unix.EpollEvent
+	n      int
+	err    error
+	look   func(uintptr) bool
+}
+
+func (w *parkedWait) check(uintptr) bool {
+	w.n, w.err = epollNow(w.epfd, w.events)
+	return w.n > 0 || w.err != nil
+}
+
+// epollNow returns the events ready on epfd, without waiting.
+func epollNow(epfd int, events []unix.EpollEvent) (int, error) {
+	for {
+		n, err := unix.EpollWait(epfd, events, 0)
+		if err != unix.EINTR {
+			return max(n, 0), err
 		}
 	}
 }
@@ -200,7 +274,11 @@ func (p *poller) stop() {
 	for _, t := range tasks {
 		_ = t.Run(context.Background())
 	}
-	_ = unix.Close(p.epfd)
+	if p.epf != nil {
+		_ = p.epf.Close()
+	} else {
+		_ = unix.Close(p.epfd)
+	}
 	_ = unix.Close(p.efd)
 }
 

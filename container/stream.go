@@ -117,7 +117,15 @@ func (s *session) stream(op ws.OpCode, payload []byte) error {
 			return endpoint.ErrSendTimeout
 		}
 		if waiter == nil {
+			// Dup under o.mu, where o.closed is tested: the descriptor
+			// is closed only after it is set, so the number is still ours.
+			o.mu.Lock()
+			if o.closed {
+				err = endpoint.ErrSessionClosed
+				break // with o.mu held, as after the loop
+			}
 			waiter = newSocketWaiter(fd)
+			o.mu.Unlock()
 		}
 		ended = waiter.retry(min(left, streamPollSlice), retry)
 	}
