@@ -172,8 +172,9 @@ type ExecutorSettings struct {
 	// Max is the most workers, and so the most callbacks running at
 	// once. Default: 30.
 	Max int
-	// KeepAlive is how long a worker above Min stays idle before it exits.
-	// Default: 60s.
+	// KeepAlive is how long a worker above Min stays idle before it exits
+	// (extra workers are counted once per KeepAlive, so one goes after
+	// between one and two KeepAlives idle). Default: 60s.
 	KeepAlive time.Duration
 	// QueueSize is how many sessions may wait for a worker. When it is
 	// full, a session that has work is closed with 1013. Default: 4096.
