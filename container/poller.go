@@ -62,9 +62,15 @@ type poller struct {
 	// epf holds epfd; eprc is set when the Go runtime's poller watches it:
 	// the poller's goroutine parks there rather than in epoll_wait (see
 	// parkOnRuntime).
-	epf    *os.File
-	eprc   syscall.RawConn
-	parked parkedWait
+	epf  *os.File
+	eprc syscall.RawConn
+	// The poller goroutine's events buffer, and the callback of its
+	// parked wait with that wait's results (look is made once: a method
+	// value formed per wait would be allocated per wait).
+	events  []unix.EpollEvent
+	ready   int
+	readErr error
+	look    func(uintptr) bool
 
 	mu       sync.Mutex
 	tasks    []gnet.Runnable
@@ -90,7 +96,7 @@ func newPoller(c *Container) (*poller, error) {
 		_ = unix.Close(efd)
 		return nil, err
 	}
-	p := &poller{c: c, epfd: epfd, efd: efd, done: make(chan struct{})}
+	p := &poller{c: c, epfd: epfd, efd: efd, events: make([]unix.EpollEvent, 128), done: make(chan struct{})}
 	p.parkOnRuntime()
 	go p.run()
 	return p, nil
@@ -114,25 +120,23 @@ func (p *poller) parkOnRuntime() {
 	if p.epf.SetReadDeadline(time.Time{}) != nil {
 		return // not registered with the runtime's poller (ErrNoDeadline)
 	}
-	p.parked.epfd = p.epfd
-	p.parked.look = p.parked.check
+	p.look = p.lookNow
 	p.eprc, _ = p.epf.SyscallConn()
 }
 
 // run is the poller's loop.
 func (p *poller) run() {
 	defer close(p.done)
-	events := make([]unix.EpollEvent, 128)
 	for !p.stopped.Load() {
-		n, err := p.wait(events)
+		n, err := p.wait()
 		if err != nil {
 			if !p.stopped.Load() {
 				p.c.log.Error("poller stopped", "err", err)
 			}
 			return
 		}
-		for i := range events[:n] {
-			ev := &events[i]
+		for i := range p.events[:n] {
+			ev := &p.events[i]
 			if int(ev.Fd) == p.efd {
 				p.runTasks()
 				continue
@@ -158,48 +162,33 @@ func (p *poller) run() {
 // look that found nothing has let other goroutines run: the worker a
 // readable session was just queued for then usually runs at once on this
 // P, and may leave more work behind.
-func (p *poller) wait(events []unix.EpollEvent) (int, error) {
-	n, err := epollNow(p.epfd, events)
-	if n > 0 || err != nil {
-		return n, err
+func (p *poller) wait() (int, error) {
+	if p.lookNow(0) {
+		return p.ready, p.readErr
 	}
 	runtime.Gosched()
 	if p.eprc == nil {
 		for {
-			n, err := unix.EpollWait(p.epfd, events, -1)
+			n, err := unix.EpollWait(p.epfd, p.events, -1)
 			if err != unix.EINTR {
 				return n, err
 			}
 		}
 	}
-	p.parked.events = events
-	if rerr := p.eprc.Read(p.parked.look); rerr != nil {
-		return 0, rerr
+	if err := p.eprc.Read(p.look); err != nil {
+		return 0, err
 	}
-	return p.parked.n, p.parked.err
+	return p.ready, p.readErr
 }
 
-// parkedWait is the callback of the poller's parked wait and its results,
-// made once: a closure would cost allocations per wait.
-type parkedWait struct {
-	epfd   int
-	events []unix.EpollEvent
-	n      int
-	err    error
-	look   func(uintptr) bool
-}
-
-func (w *parkedWait) check(uintptr) bool {
-	w.n, w.err = epollNow(w.epfd, w.events)
-	return w.n > 0 || w.err != nil
-}
-
-// epollNow returns the events ready on epfd, without waiting.
-func epollNow(epfd int, events []unix.EpollEvent) (int, error) {
+// lookNow reads the events ready now into p.events, without waiting, and
+// reports whether there were any (or an error).
+func (p *poller) lookNow(uintptr) bool {
 	for {
-		n, err := unix.EpollWait(epfd, events, 0)
+		n, err := unix.EpollWait(p.epfd, p.events, 0)
 		if err != unix.EINTR {
-			return max(n, 0), err
+			p.ready, p.readErr = max(n, 0), err
+			return n > 0 || err != nil
 		}
 	}
 }
