@@ -3,7 +3,6 @@ package container
 import (
 	"context"
 	"sync"
-	"unsafe"
 
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
@@ -345,15 +344,17 @@ func writevAll(fd int, bufs [][]byte, vecs *[]unix.Iovec) (int, error) {
 	written := 0
 	for len(bufs) > 0 {
 		v := (*vecs)[:0]
+		total := 0
 		for _, b := range bufs {
 			if len(b) > 0 {
 				iov := unix.Iovec{Base: &b[0]}
 				iov.SetLen(len(b))
 				v = append(v, iov)
+				total += len(b)
 			}
 		}
 		*vecs = v
-		r, _, errno := unix.Syscall(unix.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(v))), uintptr(len(v)))
+		n, errno := rawWritev(fd, v, total)
 		clear(v) // drop the references to the buffers
 		switch {
 		case errno == unix.EINTR:
@@ -363,7 +364,6 @@ func writevAll(fd int, bufs [][]byte, vecs *[]unix.Iovec) (int, error) {
 		case errno != 0:
 			return written, errno
 		}
-		n := int(r)
 		written += n
 		for len(bufs) > 0 && n >= len(bufs[0]) {
 			n -= len(bufs[0])

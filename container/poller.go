@@ -185,7 +185,7 @@ func (p *poller) wait() (int, error) {
 // reports whether there were any (or an error).
 func (p *poller) lookNow(uintptr) bool {
 	for {
-		n, err := unix.EpollWait(p.epfd, p.events, 0)
+		n, err := epollWaitNow(p.epfd, p.events)
 		if err != unix.EINTR {
 			p.ready, p.readErr = max(n, 0), err
 			return n > 0 || err != nil
@@ -391,7 +391,7 @@ func (k *sock) read(b []byte) (int, error) {
 		k.unref()
 		return 0, net.ErrClosed
 	}
-	n, err := unix.Read(k.fd, b)
+	n, err := rawRead(k.fd, b)
 	k.unref()
 	return n, err
 }

@@ -527,7 +527,7 @@ func (s *session) abort(why string) {
 func writeFD(fd int, b []byte) (int, error) {
 	written := 0
 	for written < len(b) {
-		n, err := unix.Write(fd, b[written:])
+		n, err := rawWrite(fd, b[written:])
 		switch {
 		case err == unix.EINTR:
 			continue
