@@ -181,6 +181,33 @@ func (s *session) postPending(ev event) (ok bool, pending int) {
 	return false, pending
 }
 
+// postWhole posts a message whose bytes p belong to the caller's read
+// buffer. When it is delivered at once (the session's own turn is
+// decoding, or an inline endpoint's loop, with nothing pending), the
+// endpoint gets p itself, valid until its handler returns; otherwise p is
+// copied into a message buffer and posted.
+func (s *session) postWhole(kind eventKind, p []byte) (ok bool, pending int) {
+	s.mbMu.Lock()
+	if !s.closeQd && s.mailboxEmpty() {
+		reading := s.has(flagReading)
+		if reading || (!s.scheduled && s.inlineOnLoop()) {
+			if !reading {
+				s.scheduled = true
+			}
+			s.mbMu.Unlock()
+			s.deliverMessage(kind, p)
+			if !reading {
+				s.run() // what the callback posted meanwhile, and unschedules
+			}
+			return true, 0
+		}
+	}
+	s.mbMu.Unlock()
+	b := getBuf(len(p))
+	*b = append(*b, p...)
+	return s.postPending(event{kind: kind, buf: b})
+}
+
 // pendingInbound returns the bytes of messages waiting in the mailbox.
 func (s *session) pendingInbound() int {
 	s.mbMu.Lock()
@@ -302,30 +329,8 @@ func (s *session) deliver(ev *event) {
 		}
 		s.opened = true
 		s.endpoint.OnOpen(s, s.ep.cfg)
-	case evText:
-		if h := s.fastText.load(); h != nil {
-			h(ev.bytes())
-			return
-		}
-		hs := s.getHandlers()
-		switch {
-		case hs.rawText != nil:
-			hs.rawText(ev.bytes())
-		case hs.text != nil:
-			hs.text(string(ev.bytes()))
-		default:
-			_ = s.Close(endpoint.CloseReason{Code: endpoint.CloseCannotAccept, Reason: "text messages are not accepted"})
-		}
-	case evBinary:
-		h := s.fastBinary.load()
-		if h == nil {
-			h = s.getHandlers().binary
-		}
-		if h == nil {
-			_ = s.Close(endpoint.CloseReason{Code: endpoint.CloseCannotAccept, Reason: "binary messages are not accepted"})
-			return
-		}
-		h(ev.bytes())
+	case evText, evBinary:
+		s.callHandler(ev.kind, ev.bytes())
 	case evTextPart:
 		if h := s.getHandlers().partialText; h != nil {
 			h(string(ev.bytes()), ev.last)
@@ -360,6 +365,50 @@ func (s *session) deliver(ev *event) {
 			c.OnClose(s, r)
 		}
 	}
+}
+
+// deliverMessage is deliver for a text or binary message whose bytes are
+// not in an event (see postWhole).
+func (s *session) deliverMessage(kind eventKind, b []byte) {
+	if s.closeDone {
+		return
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			s.panicked(p)
+		}
+	}()
+	s.callHandler(kind, b)
+}
+
+// callHandler calls the endpoint's handler for a whole text or binary
+// message, or closes with 1003 when it has none.
+func (s *session) callHandler(kind eventKind, b []byte) {
+	if kind == evText {
+		if h := s.fastText.load(); h != nil {
+			h(b)
+			return
+		}
+		hs := s.getHandlers()
+		switch {
+		case hs.rawText != nil:
+			hs.rawText(b)
+		case hs.text != nil:
+			hs.text(string(b))
+		default:
+			_ = s.Close(endpoint.CloseReason{Code: endpoint.CloseCannotAccept, Reason: "text messages are not accepted"})
+		}
+		return
+	}
+	h := s.fastBinary.load()
+	if h == nil {
+		h = s.getHandlers().binary
+	}
+	if h == nil {
+		_ = s.Close(endpoint.CloseReason{Code: endpoint.CloseCannotAccept, Reason: "binary messages are not accepted"})
+		return
+	}
+	h(b)
 }
 
 func (s *session) callOnError(err error) {

@@ -127,13 +127,8 @@ func (s *session) decode(buf []byte) (int, gnet.Action) {
 			}
 			if in.remaining == 0 {
 				in.inPayload = false
-				if inline && in.fin && (off < len(buf)) != corked {
-					if corked = !corked; corked {
-						s.setFlag(flagCorked)
-						wasCorked = true
-					} else {
-						s.clearFlag(flagCorked)
-					}
+				if inline && in.fin {
+					s.corkFor(off < len(buf), &corked, &wasCorked)
 				}
 				if in.fin && !s.finishMessage() {
 					break
@@ -173,8 +168,26 @@ func (s *session) decode(buf []byte) (int, gnet.Action) {
 		if !s.startFrame(h) {
 			break
 		}
-		if h.Length == 0 && h.Fin && !s.finishMessage() {
-			break
+		if h.Length == 0 {
+			if h.Fin && !s.finishMessage() {
+				break
+			}
+			continue
+		}
+		if h.Fin && h.OpCode != ws.OpContinuation && !in.compressed && !in.partial && h.Length <= int64(len(buf)-off) {
+			// A whole message in one frame, all in buf: it goes to the
+			// endpoint from buf itself when it is delivered now (see
+			// postWhole), without a copy into a message buffer.
+			payload := buf[off : off+int(h.Length)]
+			ws.Cipher(payload, h.Mask, 0)
+			off += len(payload)
+			in.inPayload, in.remaining = false, 0
+			if inline {
+				s.corkFor(off < len(buf), &corked, &wasCorked)
+			}
+			if !s.finishWhole(payload) {
+				break
+			}
 		}
 	}
 	if in.done {
@@ -253,10 +266,23 @@ func (s *session) startFrame(h ws.Header) bool {
 	in.mask = h.Mask
 	in.maskOff = 0
 	in.fin = h.Fin
-	if in.buf == nil && h.Length > 0 {
-		in.buf = getBuf(int(min(h.Length, payloadPrealloc)))
-	}
 	return true
+}
+
+// corkFor stages an inline endpoint's sends (sets flagCorked) while more
+// bytes wait behind the message just decoded, and lets them go with the
+// last one: corked is the current state, wasCorked whether the read staged
+// anything (decode flushes then).
+func (s *session) corkFor(more bool, corked, wasCorked *bool) {
+	if more == *corked {
+		return
+	}
+	if *corked = more; more {
+		s.setFlag(flagCorked)
+		*wasCorked = true
+	} else {
+		s.clearFlag(flagCorked)
+	}
 }
 
 // partChunk is the most a partial handler's part holds: a large frame is
@@ -319,6 +345,11 @@ func (s *session) appendPayload(p []byte) bool {
 		s.fail(endpoint.CloseNotConsistent, "invalid UTF-8 in text message")
 		return false
 	}
+	if in.buf == nil {
+		// The message's first bytes: room for the rest of the frame, up to
+		// payloadPrealloc.
+		in.buf = getBuf(int(min(int64(len(p))+in.remaining, payloadPrealloc)))
+	}
 	in.buf = growBuf(in.buf, len(p))
 	*in.buf = append(*in.buf, p...)
 	if in.partial && len(*in.buf) >= partChunk && in.remaining > 0 {
@@ -378,6 +409,30 @@ func (s *session) finishMessage() bool {
 		s.bytesIn.Add(uint64(len(*buf)))
 	}
 	ok, pending := s.postPending(event{kind: kind, buf: buf})
+	if !ok {
+		s.overloaded()
+		return false
+	}
+	return s.checkPause(pending)
+}
+
+// finishWhole completes a message that came whole in one uncompressed
+// frame, with payload (unmasked) still in the read's buffer, and posts it
+// as finishMessage does.
+func (s *session) finishWhole(payload []byte) bool {
+	in := &s.in
+	kind := evBinary
+	if in.op == ws.OpText {
+		kind = evText
+		if !utf8.Valid(payload) {
+			s.fail(endpoint.CloseNotConsistent, "invalid UTF-8 in text message")
+			return false
+		}
+	}
+	in.op = 0
+	s.msgsIn.Add(1)
+	s.bytesIn.Add(uint64(len(payload)))
+	ok, pending := s.postWhole(kind, payload)
 	if !ok {
 		s.overloaded()
 		return false
