@@ -13,7 +13,9 @@ import (
 // inbound is the frame decoder's state for one session. It lives on the
 // event loop only. Data frame payloads are consumed as they arrive (unmasked
 // in gnet's buffer, checked and appended to the message), so a large frame
-// never waits whole in gnet's buffer and is never copied twice.
+// never waits whole in gnet's buffer and is never copied twice; a message
+// that came whole in one frame and is delivered at once is not copied at
+// all (see finishWhole).
 type inbound struct {
 	// The data frame whose payload is arriving: remaining bytes, and the
 	// mask with its offset (mod 4) in the frame.
