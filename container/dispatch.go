@@ -132,24 +132,15 @@ func (s *session) postPending(ev event) (ok bool, pending int) {
 		putBuf(ev.buf)
 		return true, 0
 	}
-	if (ev.kind == evText || ev.kind == evBinary) && s.mailboxEmpty() && s.has(flagReading) {
-		// The session's own turn is decoding (see readSock): deliver the
-		// message here, without a trip through the mailbox.
-		s.mbMu.Unlock()
-		s.deliver(&ev)
-		putBuf(ev.buf)
-		return true, 0
-	}
-	if (ev.kind == evText || ev.kind == evBinary) && !s.scheduled && s.mailboxEmpty() && s.inlineOnLoop() {
-		// An inline endpoint with nothing pending: deliver the message
-		// straight away, without a trip through the mailbox (which such a
-		// session then never allocates).
-		s.scheduled = true
-		s.mbMu.Unlock()
-		s.deliver(&ev)
-		putBuf(ev.buf)
-		s.run() // what the callback posted meanwhile (an error, the close), and unschedules
-		return true, 0
+	if ev.kind == evText || ev.kind == evBinary {
+		if now, onLoop := s.deliverNowLocked(); now {
+			s.deliver(&ev)
+			putBuf(ev.buf)
+			if onLoop {
+				s.run() // what the callback posted meanwhile (an error, the close), and unschedules
+			}
+			return true, 0
+		}
 	}
 	s.enqueue(ev)
 	s.mbBytes += ev.cost()
@@ -181,26 +172,45 @@ func (s *session) postPending(ev event) (ok bool, pending int) {
 	return false, pending
 }
 
+// deliverNowLocked reports whether a message posted now is delivered at
+// once by the poster, without a trip through the mailbox: nothing is
+// pending, and the session's own turn is decoding (see readSock), or an
+// inline endpoint's loop is (onLoop: the session is then scheduled, and
+// the poster runs it after the delivery, for what the callback posted; its
+// mailbox is never allocated). s.mbMu must be held; it is released when
+// now is true.
+func (s *session) deliverNowLocked() (now, onLoop bool) {
+	if !s.mailboxEmpty() {
+		return false, false
+	}
+	if s.has(flagReading) {
+		s.mbMu.Unlock()
+		return true, false
+	}
+	if !s.scheduled && s.inlineOnLoop() {
+		s.scheduled = true
+		s.mbMu.Unlock()
+		return true, true
+	}
+	return false, false
+}
+
 // postWhole posts a message whose bytes p belong to the caller's read
-// buffer. When it is delivered at once (the session's own turn is
-// decoding, or an inline endpoint's loop, with nothing pending), the
-// endpoint gets p itself, valid until its handler returns; otherwise p is
-// copied into a message buffer and posted.
+// buffer. Delivered at once (see deliverNowLocked), the endpoint gets p
+// itself, valid until its handler returns; otherwise p is copied into a
+// message buffer and posted.
 func (s *session) postWhole(kind eventKind, p []byte) (ok bool, pending int) {
 	s.mbMu.Lock()
-	if !s.closeQd && s.mailboxEmpty() {
-		reading := s.has(flagReading)
-		if reading || (!s.scheduled && s.inlineOnLoop()) {
-			if !reading {
-				s.scheduled = true
-			}
-			s.mbMu.Unlock()
-			s.deliverMessage(kind, p)
-			if !reading {
-				s.run() // what the callback posted meanwhile, and unschedules
-			}
-			return true, 0
+	if s.closeQd {
+		s.mbMu.Unlock()
+		return true, 0
+	}
+	if now, onLoop := s.deliverNowLocked(); now {
+		s.deliverMessage(kind, p)
+		if onLoop {
+			s.run()
 		}
+		return true, 0
 	}
 	s.mbMu.Unlock()
 	b := getBuf(len(p))

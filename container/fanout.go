@@ -354,15 +354,15 @@ func writevAll(fd int, bufs [][]byte, vecs *[]unix.Iovec) (int, error) {
 			}
 		}
 		*vecs = v
-		n, errno := rawWritev(fd, v, total)
+		n, err := rawWritev(fd, v, total)
 		clear(v) // drop the references to the buffers
 		switch {
-		case errno == unix.EINTR:
+		case err == unix.EINTR:
 			continue
-		case errno == unix.EAGAIN:
+		case err == unix.EAGAIN:
 			return written, nil
-		case errno != 0:
-			return written, errno
+		case err != nil:
+			return written, err
 		}
 		written += n
 		for len(bufs) > 0 && n >= len(bufs[0]) {

@@ -317,12 +317,7 @@ func (s *session) postPart(last bool) bool {
 	if buf != nil {
 		s.bytesIn.Add(uint64(len(*buf)))
 	}
-	ok, pending := s.postPending(event{kind: kind, buf: buf, last: last})
-	if !ok {
-		s.overloaded()
-		return false
-	}
-	return s.checkPause(pending)
+	return s.posted(s.postPending(event{kind: kind, buf: buf, last: last}))
 }
 
 // completeUTF8 returns the length of the longest prefix of valid UTF-8 b
@@ -410,12 +405,7 @@ func (s *session) finishMessage() bool {
 	if buf != nil {
 		s.bytesIn.Add(uint64(len(*buf)))
 	}
-	ok, pending := s.postPending(event{kind: kind, buf: buf})
-	if !ok {
-		s.overloaded()
-		return false
-	}
-	return s.checkPause(pending)
+	return s.posted(s.postPending(event{kind: kind, buf: buf}))
 }
 
 // finishWhole completes a message that came whole in one uncompressed
@@ -434,7 +424,14 @@ func (s *session) finishWhole(payload []byte) bool {
 	in.op = 0
 	s.msgsIn.Add(1)
 	s.bytesIn.Add(uint64(len(payload)))
-	ok, pending := s.postWhole(kind, payload)
+	return s.posted(s.postWhole(kind, payload))
+}
+
+// posted finishes the decoder's post of a message: it closes the session
+// with 1013 when the executor is overloaded (!ok), and pauses decoding when
+// the mailbox holds too much (see checkPause). It returns false when
+// decoding must stop.
+func (s *session) posted(ok bool, pending int) bool {
 	if !ok {
 		s.overloaded()
 		return false

@@ -18,65 +18,46 @@ import (
 // for its copy into the socket buffer, so past rawWriteMax the scheduler
 // is told, as it is for a blocking call.
 
-// rawWriteMax is the largest write made without telling the scheduler.
+// rawWriteMax is the most bytes a call moves without telling the scheduler.
 const rawWriteMax = 64 << 10
 
-// errnoErr returns e as an error, without boxing the common values.
-func errnoErr(e unix.Errno) error {
-	switch e {
-	case 0:
-		return nil
-	case unix.EAGAIN:
-		return errEAGAIN
-	case unix.EINTR:
-		return errEINTR
+// nonblocking makes the system call trap(fd, p, n) on a non-blocking
+// descriptor for a read, write or writev moving up to size bytes: raw
+// unless size is over rawWriteMax. An Errno below 256, as every one is,
+// becomes an error without an allocation.
+func nonblocking(trap uintptr, fd int, p unsafe.Pointer, n, size int) (int, error) {
+	call := unix.RawSyscall
+	if size > rawWriteMax {
+		call = unix.Syscall
 	}
-	return e
+	r, _, e := call(trap, uintptr(fd), uintptr(p), uintptr(n))
+	if e != 0 {
+		return -1, e
+	}
+	return int(r), nil
 }
-
-var (
-	errEAGAIN error = unix.EAGAIN
-	errEINTR  error = unix.EINTR
-)
 
 // rawRead is unix.Read for a non-blocking descriptor.
 func rawRead(fd int, p []byte) (int, error) {
-	r, _, e := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
-	if e != 0 {
-		return -1, errnoErr(e)
-	}
-	return int(r), nil
+	return nonblocking(unix.SYS_READ, fd, unsafe.Pointer(unsafe.SliceData(p)), len(p), len(p))
 }
 
 // rawWrite is unix.Write for a non-blocking descriptor.
 func rawWrite(fd int, p []byte) (int, error) {
-	call := unix.RawSyscall
-	if len(p) > rawWriteMax {
-		call = unix.Syscall
-	}
-	r, _, e := call(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
-	if e != 0 {
-		return -1, errnoErr(e)
-	}
-	return int(r), nil
+	return nonblocking(unix.SYS_WRITE, fd, unsafe.Pointer(unsafe.SliceData(p)), len(p), len(p))
 }
 
-// rawWritev is writev for a non-blocking descriptor, raw for a vector of
-// at most rawWriteMax bytes in all (n).
-func rawWritev(fd int, v []unix.Iovec, n int) (int, unix.Errno) {
-	call := unix.RawSyscall
-	if n > rawWriteMax {
-		call = unix.Syscall
-	}
-	r, _, e := call(unix.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(v))), uintptr(len(v)))
-	return int(r), e
+// rawWritev is writev for a non-blocking descriptor; size is the bytes of
+// the vector v in all.
+func rawWritev(fd int, v []unix.Iovec, size int) (int, error) {
+	return nonblocking(unix.SYS_WRITEV, fd, unsafe.Pointer(unsafe.SliceData(v)), len(v), size)
 }
 
 // epollWaitNow is epoll_wait with a zero timeout: the events ready now.
 func epollWaitNow(epfd int, events []unix.EpollEvent) (int, error) {
 	r, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(unsafe.SliceData(events))), uintptr(len(events)), 0, 0, 0)
 	if e != 0 {
-		return -1, errnoErr(e)
+		return -1, e
 	}
 	return int(r), nil
 }
