@@ -49,6 +49,15 @@ func (s sample) userUsPer(units float64) float64 {
 	return s.serverUsr * 1e6 / units
 }
 
+// clientUsPer is what the load processes used per unit, in µs: they share
+// the cores with the server.
+func (s sample) clientUsPer(units float64) float64 {
+	if units == 0 {
+		return math.NaN()
+	}
+	return s.clientCPU * 1e6 / units
+}
+
 // other is the CPU, in cores, that neither the server nor load used and
 // that was not idle or stolen: other processes, kernel threads.
 func (s sample) other() float64 {

@@ -30,15 +30,15 @@ type report struct {
 	failure  string
 	sections []*section
 
-	echo           map[string]map[string][2]float64         // echo case → server → {msg/s, CPU-µs/msg} medians
-	echoRounds     map[string]map[string]map[int][2]float64 // echo case → server → round → {msg/s, CPU-µs/msg}
-	idle           map[string][3]float64                    // server → {heap+stack, RSS, goroutines} per conn
-	bcast          map[string]float64                       // "subs/server" → deliveries/s
-	bcastSustained map[string]float64                       // "subs/server" → deliveries/s of the highest step with p99 ≤ sustainedP99(subs)
-	p99at80        map[string]float64                       // server → p99 µs at 80% load
-	p99at80Rounds  map[string]map[int][2]float64            // server → round → {p99 µs at 80% load, unused}, for roundRatios
-	lagAt80        map[string]float64                       // server → median of the load generator's send-lag p99 (µs) at 80% load
-	storm          map[string]float64                       // server → upgrades/s
+	echo           map[string]map[string][2]float64        // echo case → server → {msg/s, CPU-µs/msg} medians
+	echoRounds     map[string]map[string]map[int]roundFigs // echo case → server → round → {msg/s, CPU-µs/msg, load CPU-µs/msg}
+	idle           map[string][3]float64                   // server → {heap+stack, RSS, goroutines} per conn
+	bcast          map[string]float64                      // "subs/server" → deliveries/s
+	bcastSustained map[string]float64                      // "subs/server" → deliveries/s of the highest step with p99 ≤ sustainedP99(subs)
+	p99at80        map[string]float64                      // server → p99 µs at 80% load
+	p99at80Rounds  map[string]map[int]roundFigs            // server → round → {p99 µs at 80% load}, for roundRatios
+	lagAt80        map[string]float64                      // server → median of the load generator's send-lag p99 (µs) at 80% load
+	storm          map[string]float64                      // server → upgrades/s
 	slowOK         bool
 	slowlorisOK    bool
 	limitOK        bool
@@ -53,8 +53,8 @@ type section struct {
 
 func newReport(h *harness, set string) *report {
 	return &report{h: h, set: set, started: time.Now(),
-		echo: map[string]map[string][2]float64{}, echoRounds: map[string]map[string]map[int][2]float64{}, bcast: map[string]float64{}, bcastSustained: map[string]float64{},
-		p99at80: map[string]float64{}, lagAt80: map[string]float64{}, p99at80Rounds: map[string]map[int][2]float64{}, storm: map[string]float64{}}
+		echo: map[string]map[string][2]float64{}, echoRounds: map[string]map[string]map[int]roundFigs{}, bcast: map[string]float64{}, bcastSustained: map[string]float64{},
+		p99at80: map[string]float64{}, lagAt80: map[string]float64{}, p99at80Rounds: map[string]map[int]roundFigs{}, storm: map[string]float64{}}
 }
 
 func (r *report) section(title, text string) *section {
@@ -206,6 +206,9 @@ func (r *report) targets() [][]string {
 						who = ", inline endpoint"
 					}
 					measured := fmt.Sprintf("%.2f×; CPU efficiency %.2f× (CPU/msg %.2f×)%s %s", x, 1/c, c, ceiling, pairedNote(n))
+					if x < p.want {
+						measured += needFor(rounds[w], rounds[p.name], rounds["raw"], p.want)
+					}
 					out = append(out, []string{fmt.Sprintf("W2 msg/s vs %s, 1k conns, %s%s", p.name, sizeLabel(size), who), fmt.Sprintf("≥ %.1f×", p.want),
 						measured, yes(x >= p.want)})
 					// The same target on the main throughput figure,
@@ -288,8 +291,13 @@ func (r *report) targets() [][]string {
 // sitting near its line from one full set to the next; 9 narrow that.
 const targetRounds = 9
 
+// roundFigs are one server's figures in one round of a case: for echo,
+// msg/s, server CPU-µs per message and the load processes' CPU-µs per
+// message.
+type roundFigs [3]float64
+
 // roundRatios returns a's figure i over b's, for every round both ran.
-func roundRatios(a, b map[int][2]float64, i int) []float64 {
+func roundRatios(a, b map[int]roundFigs, i int) []float64 {
 	var xs []float64
 	for round, va := range a {
 		if vb, ok := b[round]; ok {
@@ -301,9 +309,42 @@ func roundRatios(a, b map[int][2]float64, i int) []float64 {
 
 // pairedRatio returns the median of roundRatios(a, b, i), and how many
 // rounds that was.
-func pairedRatio(a, b map[int][2]float64, i int) (float64, int) {
+func pairedRatio(a, b map[int]roundFigs, i int) (float64, int) {
 	xs := roundRatios(a, b, i)
 	return median(xs), len(xs)
+}
+
+// needFor says, for a msg/s ratio to a peer that falls short of want,
+// what server CPU per message would have reached it in the same rounds.
+// With both cores busy, msg/s is the cores over what a message costs the
+// server and the load together, so a server at s µs/msg beside a load at
+// c reaches (s_peer + c_peer) / (s + c) of the peer's msg/s; at the same
+// load cost c, want needs s ≤ (s_peer + c_peer) / want − c. It gives the
+// median of that over the rounds, what the server used, and what the raw
+// gnet echo (the same loop and syscalls with no WebSocket) used.
+func needFor(mine, peer, raw map[int]roundFigs, want float64) string {
+	var need, used, rawUsed []float64
+	for round, m := range mine {
+		p, ok := peer[round]
+		if !ok {
+			continue
+		}
+		need = append(need, (p[1]+p[2])/want-m[2])
+		used = append(used, m[1])
+		if r, ok := raw[round]; ok {
+			rawUsed = append(rawUsed, r[1])
+		}
+	}
+	if len(need) == 0 {
+		return ""
+	}
+	n, u := median(need), median(used)
+	out := fmt.Sprintf("; %.1f× would need ≤ %.2f server CPU-µs/msg beside the same load (%.0f%% less than the %.2f it used", want, n, 100*(1-n/u), u)
+	if len(rawUsed) > 0 {
+		rw := median(rawUsed)
+		out += fmt.Sprintf(", %.0f%% less than raw gnet's %.2f", 100*(1-n/rw), rw)
+	}
+	return out + ")"
 }
 
 // pairedNote says what a paired ratio is the median of.

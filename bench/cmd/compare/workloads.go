@@ -114,15 +114,15 @@ func (h *harness) echoCases(ctx context.Context, title, intro string, cases []ec
 		}
 		med := map[string][2]float64{}
 		usrMed := map[string]float64{}
-		byRound := map[string]map[int][2]float64{}
+		byRound := map[string]map[int]roundFigs{}
 		for _, s := range list {
 			if len(res[s.name]) == 0 {
 				continue
 			}
 			var mps, cpu, usr []float64
-			byRound[s.name] = map[int][2]float64{}
+			byRound[s.name] = map[int]roundFigs{}
 			for _, r := range res[s.name] {
-				v := [2]float64{r.res.MsgPerS, r.cpuUsPer(float64(r.res.Messages))}
+				v := roundFigs{r.res.MsgPerS, r.cpuUsPer(float64(r.res.Messages)), r.clientUsPer(float64(r.res.Messages))}
 				mps, cpu = append(mps, v[0]), append(cpu, v[1])
 				usr = append(usr, r.userUsPer(float64(r.res.Messages)))
 				byRound[s.name][r.round] = v
@@ -631,9 +631,9 @@ func (h *harness) w5(ctx context.Context) error {
 			if pct == 80 {
 				h.rep.p99at80[s.name] = p99[s.name]
 				h.rep.lagAt80[s.name] = median(lag)
-				h.rep.p99at80Rounds[s.name] = map[int][2]float64{}
+				h.rep.p99at80Rounds[s.name] = map[int]roundFigs{}
 				for _, r := range res[s.name] {
-					h.rep.p99at80Rounds[s.name][r.round] = [2]float64{r.res.P99us}
+					h.rep.p99at80Rounds[s.name][r.round] = roundFigs{r.res.P99us}
 				}
 			}
 			sec.row(fmt.Sprintf("%d%%", pct), s.label, fmt.Sprintf("%.0f", rate), fmt.Sprintf("%.0f", median(mps)),
