@@ -22,6 +22,11 @@ func TestNeedFor(t *testing.T) {
 			t.Errorf("needFor = %q, want it to contain %q", got, want)
 		}
 	}
+	// A server that used less than it needed: the shortfall is not its CPU.
+	cheap := map[int]roundFigs{1: {70000, 10, 14}}
+	if got := needFor(cheap, peer, raw, 1.2); !strings.Contains(got, "it used 10.00 (the shortfall is the spread between runs") || strings.Contains(got, "less than") {
+		t.Errorf("needFor for a server under the need = %q", got)
+	}
 	if got := needFor(mine, map[int]roundFigs{}, raw, 1.2); got != "" {
 		t.Errorf("needFor with no common round = %q, want empty", got)
 	}
