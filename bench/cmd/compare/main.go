@@ -87,7 +87,7 @@ func main() {
 	flag.DurationVar(&h.quiet, "quiet-wait", 30*time.Second, "before each run, wait up to this long for the machine to be quiet (others using < 0.15 core over 1 s); 0: don't wait")
 	flag.IntVar(&h.redo, "redo", 1, "run a disturbed run again, up to this many times, keeping the least disturbed attempt")
 	flag.StringVar(&only, "w", "", "comma-separated workloads to run (W1,…,W7); default: all of the set")
-	flag.StringVar(&servers, "servers", "", "comma-separated servers to run (raw,wsc,wsc-inline,gorilla,gws,coder,gobwas,nbio); default: all")
+	flag.StringVar(&servers, "servers", "", "comma-separated servers to run (raw,raw-again,wsc,wsc-inline,gorilla,gws,coder,gobwas,nbio,pool-copy,pool-read); default: all")
 	flag.StringVar(&h.wscDir, "wsc-dir", "", "directory of the wsc module to build ./cmd/wsc in (default: bench/go.mod's replace target, ../)")
 	flag.StringVar(&out, "out", "", "write the Markdown report to this file too (e.g. RESULTS.md)")
 	flag.StringVar(&chart, "chart", "", "write the chart to this PNG file (default: results-chart.png next to -out, if -out is set)")
@@ -247,6 +247,11 @@ func (h *harness) defineServers() {
 	list := []*server{
 		{name: "raw", label: "raw gnet TCP echo", bin: filepath.Join(h.binDir, "rawecho"), mode: "tcp",
 			args: func(addr, _ string) []string { return []string{"-listen", addr} }},
+		// The raw gnet echo once more in the same rounds (an A/A test):
+		// its ratio to raw is what the machine alone does to a ratio, the
+		// yardstick for how far a target's ratio may be from its line.
+		{name: "raw-again", label: "raw gnet TCP echo, run again (A/A)", bin: filepath.Join(h.binDir, "rawecho"), mode: "tcp",
+			args: func(addr, _ string) []string { return []string{"-listen", addr} }},
 		// A bare worker pool on a TCP echo, in the two designs of
 		// ./cmd/handoff: what the hand-off alone costs, without WebSocket.
 		{name: "pool-copy", label: "bare pool: gnet reads, a worker writes (TCP)", bin: filepath.Join(h.binDir, "handoff"), mode: "tcp",
@@ -322,7 +327,7 @@ func (h *harness) interleave(ctx context.Context, list []*server, rounds int, fn
 // echo, the bare pools), whose errors fail the run; a peer's are reported
 // in its row.
 func isOurs(s *server) bool {
-	return s.name == "raw" || strings.HasPrefix(s.name, "wsc") || strings.HasPrefix(s.name, "pool-")
+	return strings.HasPrefix(s.name, "raw") || strings.HasPrefix(s.name, "wsc") || strings.HasPrefix(s.name, "pool-")
 }
 
 // split spreads n connections over load processes of at most per each,

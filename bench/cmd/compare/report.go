@@ -163,6 +163,17 @@ func (r *report) targets() [][]string {
 		// see the same machine, while the medians of each server alone
 		// may come from different rounds.
 		pair := func(a, b string, i int) (float64, int) { return pairedRatio(rounds[a], rounds[b], i) }
+		if rounds["raw-again"] != nil && rounds["raw"] != nil {
+			// The A/A test: the same binary against itself in the same
+			// rounds. How far its median is from 1×, and how wide its
+			// rounds spread, is what the machine does to every ratio of
+			// this case without any difference in the code.
+			x, n := pair("raw-again", "raw", 0)
+			c, _ := pair("raw-again", "raw", 1)
+			xs, cs := roundRatios(rounds["raw-again"], rounds["raw"], 0), roundRatios(rounds["raw-again"], rounds["raw"], 1)
+			out = append(out, []string{fmt.Sprintf("W2 A/A: raw gnet vs itself run again in the same rounds, 1k conns, %s (the machine's own spread, no target)", sizeLabel(size)), "1×",
+				fmt.Sprintf("msg/s %.2f× (rounds %.2f–%.2f×), CPU/msg %.2f× (rounds %.2f–%.2f×) %s", x, slices.Min(xs), slices.Max(xs), c, slices.Min(cs), slices.Max(cs), pairedNote(n)), "–"})
+		}
 		if rounds["wsc"] != nil && rounds["raw"] != nil {
 			x, n := pair("wsc", "raw", 0)
 			out = append(out, []string{fmt.Sprintf("W2 msg/s vs raw gnet, 1k conns, %s", sizeLabel(size)), "≥ 0.85×", fmt.Sprintf("%.2f× %s", x, pairedNote(n)), yes(x >= 0.85)})
@@ -462,7 +473,7 @@ func (r *report) chart(path string) error {
 		var names []string
 		var vals plotter.Values
 		for _, n := range r.h.order {
-			if v, ok := m[n]; ok {
+			if v, ok := m[n]; ok && n != "raw-again" { // the A/A run is in the tables only
 				names = append(names, n)
 				vals = append(vals, v[0])
 			}

@@ -35,3 +35,27 @@ func TestNeedFor(t *testing.T) {
 		t.Errorf("needFor without raw = %q, mentions raw gnet", got)
 	}
 }
+
+// TestTargetsAA checks the A/A row: raw gnet against its second run,
+// paired by round, with the range of the rounds, and no verdict.
+func TestTargetsAA(t *testing.T) {
+	key := echoCase{conns: 1000, size: 64}.key()
+	r := &report{h: &harness{}, echoRounds: map[string]map[string]map[int]roundFigs{key: {
+		"raw":       {1: {100, 10, 9}, 2: {80, 12, 9}, 3: {90, 11, 9}},
+		"raw-again": {1: {90, 11, 9}, 2: {88, 12, 9}, 3: {99, 10, 9}, 4: {1, 1, 1}},
+	}}}
+	var row []string
+	for _, t := range r.targets() {
+		if strings.HasPrefix(t[0], "W2 A/A") {
+			row = t
+		}
+	}
+	if row == nil {
+		t.Fatal("no A/A row in the targets")
+	}
+	// msg/s ratios by round 0.90, 1.10, 1.10; CPU/msg 1.10, 1.00, 0.91.
+	want := "msg/s 1.10× (rounds 0.90–1.10×), CPU/msg 1.00× (rounds 0.91–1.10×) (median of 3 per-round ratios)"
+	if row[2] != want || row[3] != "–" {
+		t.Errorf("A/A row = %q, %q; want %q, –", row[2], row[3], want)
+	}
+}

@@ -191,6 +191,9 @@ func (h *harness) w2(ctx context.Context) error {
 					// The cases the default path is judged on also measure
 					// what a bare hand-off reaches, in both designs.
 					c.servers = append(slices.Clone(c.servers), "pool-copy", "pool-read")
+					// And the raw echo again, between wsc and the peers in
+					// each round's order, for the A/A row of the targets.
+					c.servers = slices.Insert(c.servers, slices.Index(c.servers, "wsc")+1, "raw-again")
 				}
 				cases = append(cases, c)
 			}
