@@ -71,15 +71,18 @@ func (s *session) closeOutboundFrom(t transport) bool {
 // readiness from then on (edge-triggered: ET reports what is pending at
 // registration too).
 func (s *session) adopt(conn gnet.Conn, k *sock) {
-	if conn.InboundBuffered() > 0 {
-		b, _ := conn.Peek(-1)
-		k.carry = append([]byte(nil), b...)
-		k.decodeFirst = true
-	}
 	k.lmu.Lock()
 	if k.closing {
 		k.lmu.Unlock()
 		return
+	}
+	// Under lmu, before closeNow can begin: the turn that delivers the
+	// close (releaseReader) comes after it, and drops carry.
+	held := conn.InboundBuffered() > 0
+	if held {
+		b, _ := conn.Peek(-1)
+		k.carry = append([]byte(nil), b...)
+		k.decodeFirst = true
 	}
 	s.cont.socks.set(k.fd, k)
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(k.fd)}
@@ -92,9 +95,19 @@ func (s *session) adopt(conn gnet.Conn, k *sock) {
 	}
 	k.registered = true
 	k.lmu.Unlock()
+	// What arrived before the registration is reported by the poller all
+	// the same: epoll_ctl(ADD) queues an event for a descriptor that is
+	// ready already, edge-triggered or not. That event may have found the
+	// sock not yet adopted (onReadable stores readable, then loads
+	// adopted; this stores adopted, then loads readable: one of the two
+	// sees the other), so the turn is started here only when it has
+	// something to read. A session that sent nothing takes no executor
+	// turn, and no queue slot: with the queue full, it is not closed with
+	// 1013 for a read it never asked for.
 	k.adopted.Store(true)
-	k.readable.Store(true) // what arrived before the registration
-	_ = k.Wake(nil)
+	if held || k.readable.Load() {
+		_ = k.Wake(nil)
+	}
 }
 
 // scheduleRead queues the session on its executor for a turn that reads
