@@ -168,9 +168,8 @@ func (r *report) targets() [][]string {
 			// rounds. How far its median is from 1×, and how wide its
 			// rounds spread, is what the machine does to every ratio of
 			// this case without any difference in the code.
-			x, n := pair("raw-again", "raw", 0)
-			c, _ := pair("raw-again", "raw", 1)
 			xs, cs := roundRatios(rounds["raw-again"], rounds["raw"], 0), roundRatios(rounds["raw-again"], rounds["raw"], 1)
+			x, c, n := median(xs), median(cs), len(xs)
 			out = append(out, []string{fmt.Sprintf("W2 A/A: raw gnet vs itself run again in the same rounds, 1k conns, %s (the machine's own spread, no target)", sizeLabel(size)), "1×",
 				fmt.Sprintf("msg/s %.2f× (rounds %.2f–%.2f×), CPU/msg %.2f× (rounds %.2f–%.2f×) %s", x, slices.Min(xs), slices.Max(xs), c, slices.Min(cs), slices.Max(cs), pairedNote(n)), "–"})
 		}
