@@ -236,3 +236,37 @@ func TestInlineEchoAllocs(t *testing.T) {
 		t.Fatal("payload differs")
 	}
 }
+
+// nopConfigurator accepts every handshake; an endpoint with a
+// Configurator has its handshake served on the executor.
+type nopConfigurator struct{}
+
+func (nopConfigurator) ModifyHandshake(*endpoint.HandshakeRequest, *endpoint.HandshakeResponse) error {
+	return nil
+}
+
+// TestInlineSlowOpenAfterExecutorHandshake: an inline endpoint whose
+// handshake ran on the executor (it has a Configurator) gets the message
+// the client sent while OnOpen was still running, once OnOpen returns: the
+// poller that saw the bytes during OnOpen must not drop the wake-up.
+func TestInlineSlowOpenAfterExecutorHandshake(t *testing.T) {
+	slow := &endpoint.ServerConfig{Path: "/slow", Inline: true, Configurator: nopConfigurator{},
+		New: func() endpoint.Endpoint {
+			return openFunc(func(s endpoint.Session) {
+				time.Sleep(200 * time.Millisecond)
+				s.SetRawTextHandler(func(b []byte) { _ = s.Basic().SendTextBytes(b) })
+			})
+		}}
+	_, addr := startServer(t, echoSettings(), slow)
+	for i := 0; i < 3; i++ {
+		conn := dial(t, addr, "/t/slow")
+		_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+		if err := wsutil.WriteClientText(conn, []byte("early")); err != nil {
+			t.Fatal(err)
+		}
+		got, _, err := wsutil.ReadServerData(conn)
+		if err != nil || string(got) != "early" {
+			t.Fatalf("connection %d: echo of the message sent during OnOpen: %q %v", i, got, err)
+		}
+	}
+}

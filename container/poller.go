@@ -513,6 +513,15 @@ func (r *inlineRead) Run(context.Context) error {
 func (r *inlineRead) readHere() {
 	k := (*sock)(r)
 	s := k.s
+	if s.has(flagOpening) {
+		// OnOpen runs on the executor (the handshake was served there):
+		// publish held, then look again, as readFrames does; openDone
+		// clears opening, then looks at held, and wakes this sock.
+		s.setFlag(flagHeld)
+		if s.has(flagOpening) {
+			return
+		}
+	}
 	s.setFlag(flagOnLoop)
 	for i := 0; i < inlineReads && s.wantsRead(k); i++ {
 		s.readSock(k)
