@@ -523,11 +523,12 @@ func (r *inlineRead) readHere() {
 		}
 	}
 	s.setFlag(flagOnLoop)
-	for i := 0; i < inlineReads && s.wantsRead(k); i++ {
-		s.readSock(k)
+	more := true // false: decoding is paused, and maybeResume wakes us
+	for i := 0; more && i < inlineReads && s.wantsRead(k); i++ {
+		more = s.readSock(k)
 	}
 	s.clearFlag(flagOnLoop)
-	if s.wantsRead(k) {
+	if more && s.wantsRead(k) {
 		_ = k.p.Execute(context.Background(), r) // after the others' turns
 	}
 }
