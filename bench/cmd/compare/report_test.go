@@ -17,7 +17,10 @@ func TestNeedFor(t *testing.T) {
 	peer := map[int]roundFigs{1: {60000, 16, 14}}
 	raw := map[int]roundFigs{1: {68000, 14, 14}, 3: {1, 1, 1}}
 	got := needFor(mine, peer, raw, 1.2)
-	for _, want := range []string{"≤ 11.00 server CPU-µs/msg", "12% less than the 12.50 it used", "21% less than raw gnet's 14.00"} {
+	// With the servers as they ran, the load would have had to cost
+	// (16 − 1.2 · 12.5) / 0.2 = 5 µs/msg, 64% less than its 14.
+	for _, want := range []string{"≤ 11.00 server CPU-µs/msg", "12% less than the 12.50 it used", "21% less than raw gnet's 14.00",
+		"a load generator at ≤ 5.00 CPU-µs/msg (64% less than the 14.00 this one used)"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("needFor = %q, want it to contain %q", got, want)
 		}
@@ -26,6 +29,12 @@ func TestNeedFor(t *testing.T) {
 	cheap := map[int]roundFigs{1: {70000, 10, 14}}
 	if got := needFor(cheap, peer, raw, 1.2); !strings.Contains(got, "it used 10.00 (the shortfall is the spread between runs") || strings.Contains(got, "less than") {
 		t.Errorf("needFor for a server under the need = %q", got)
+	}
+	// A server whose CPU per message is not 1.2× below the peer's: no
+	// load generator gets it there.
+	near := map[int]roundFigs{1: {50000, 14, 14}}
+	if got := needFor(near, peer, raw, 1.2); !strings.Contains(got, "no load generator, however cheap") {
+		t.Errorf("needFor for a server within 1.2× of the peer's CPU = %q", got)
 	}
 	if got := needFor(mine, map[int]roundFigs{}, raw, 1.2); got != "" {
 		t.Errorf("needFor with no common round = %q, want empty", got)
