@@ -364,8 +364,11 @@ func needFor(mine, peer, raw map[int]roundFigs, want float64) string {
 	}
 	out += fmt.Sprintf(" (%.0f%% less than the %.2f it used", 100*(1-n/u), u)
 	if len(rawUsed) > 0 {
-		rw := median(rawUsed)
-		out += fmt.Sprintf(", %.0f%% less than raw gnet's %.2f", 100*(1-n/rw), rw)
+		if rw := median(rawUsed); n < rw {
+			out += fmt.Sprintf(", %.0f%% less than raw gnet's %.2f", 100*(1-n/rw), rw)
+		} else {
+			out += fmt.Sprintf(", more than raw gnet's %.2f", rw)
+		}
 	}
 	out += ")"
 	if want <= 1 {

@@ -25,6 +25,11 @@ func TestNeedFor(t *testing.T) {
 			t.Errorf("needFor = %q, want it to contain %q", got, want)
 		}
 	}
+	// A need above what raw gnet used is not "-n% less" than it.
+	cheapRaw := map[int]roundFigs{1: {68000, 10, 14}}
+	if got := needFor(mine, peer, cheapRaw, 1.2); !strings.Contains(got, "more than raw gnet's 10.00") || strings.Contains(got, "less than raw") {
+		t.Errorf("needFor with raw gnet under the need = %q", got)
+	}
 	// A server that used less than it needed: the shortfall is not its CPU.
 	cheap := map[int]roundFigs{1: {70000, 10, 14}}
 	if got := needFor(cheap, peer, raw, 1.2); !strings.Contains(got, "it used 10.00 (the shortfall is the spread between runs") || strings.Contains(got, "less than") {
