@@ -478,6 +478,9 @@ func (s *session) ended(t transport) bool {
 	s.ep.remove(s)
 	s.trafficTo(&s.ctx.count.ended)
 	s.ctx.count.foldMu.Unlock()
+	if h := s.authenticatedIn(); h != nil {
+		h.unbind(s)
+	}
 	s.out.mu.Lock()
 	if s.closeReason == nil {
 		s.closeReason = &endpoint.CloseReason{Code: endpoint.CloseClosedAbnormally}

@@ -708,6 +708,9 @@ func (s *session) open(fromLoop bool) bool {
 	if !s.post(event{kind: evOpen}) {
 		s.overloaded()
 	}
+	if h := s.authenticatedIn(); h != nil && !h.bind(s) {
+		_ = s.Close(httpSessionEnded) // it ended during the handshake
+	}
 	return true
 }
 

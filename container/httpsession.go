@@ -36,6 +36,9 @@ type httpSession struct {
 	attrs    endpoint.Properties
 	wsProps  endpoint.Properties // the WebSocket user properties bound to it (DistributedUserProperties)
 	sessions *sessionStore
+
+	boundMu sync.Mutex
+	bound   map[*session]struct{} // the open WebSocket sessions authenticated in it
 }
 
 func (h *httpSession) ID() string                       { return h.id }
@@ -50,6 +53,50 @@ func (h *httpSession) IsNew() bool                            { return h.isNew.L
 func (h *httpSession) Invalidate() {
 	if !h.invalid.Swap(true) {
 		h.sessions.remove(h.id)
+		h.closeBound()
+	}
+}
+
+// httpSessionEnded is how a WebSocket session authenticated in an HTTP
+// session closes when that session ends, by invalidation or expiry
+// (JSR 356 §7.2, as Tomcat does it).
+var httpSessionEnded = endpoint.CloseReason{Code: endpoint.CloseViolatedPolicy, Reason: "the authenticated HTTP session ended"}
+
+// bind records s, just opened with a Principal in h, to be closed when h
+// ends. It reports false when h has ended already.
+func (h *httpSession) bind(s *session) bool {
+	h.boundMu.Lock()
+	defer h.boundMu.Unlock()
+	// Invalidate marks h before it takes the set: one of us sees the other.
+	if h.invalid.Load() {
+		return false
+	}
+	if h.bound == nil {
+		h.bound = make(map[*session]struct{})
+	}
+	h.bound[s] = struct{}{}
+	if s.getState() != stateOpen {
+		delete(h.bound, s) // it ended before it was bound: ended found nothing to unbind
+	}
+	return true
+}
+
+// unbind forgets s, which has ended.
+func (h *httpSession) unbind(s *session) {
+	h.boundMu.Lock()
+	delete(h.bound, s)
+	h.boundMu.Unlock()
+}
+
+// closeBound closes, with 1008, the WebSocket sessions authenticated in h,
+// which has ended.
+func (h *httpSession) closeBound() {
+	h.boundMu.Lock()
+	bound := h.bound
+	h.bound = nil
+	h.boundMu.Unlock()
+	for s := range bound {
+		_ = s.Close(httpSessionEnded)
 	}
 }
 func (h *httpSession) Valid() bool { return h.live(time.Now()) }

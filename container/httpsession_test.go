@@ -3,6 +3,7 @@ package container
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -140,3 +141,158 @@ func TestHTTPSessions(t *testing.T) {
 		t.Fatalf("after logout: %q", who)
 	}
 }
+
+// userName is a Principal.
+type userName string
+
+func (u userName) Name() string { return string(u) }
+
+// loginConfigurator authenticates a handshake whose HTTP session has a
+// user: the WebSocket session gets it as its Principal.
+type loginConfigurator struct{}
+
+func (loginConfigurator) ModifyHandshake(req *endpoint.HandshakeRequest, _ *endpoint.HandshakeResponse) error {
+	if req.HTTPSession != nil {
+		if u := req.HTTPSession.Attributes().String("user"); u != "" {
+			req.Principal = userName(u)
+		}
+	}
+	return nil
+}
+
+// TestAuthenticatedHTTPSessionEnds1008: a WebSocket session opened with a
+// Principal in an HTTP session closes with 1008 when that HTTP session is
+// invalidated or expires; one opened in the same HTTP session without a
+// Principal stays open, and OnClose reports the 1008.
+func TestAuthenticatedHTTPSessionEnds1008(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) {
+		endpoint.GetHTTPSession(r, true).Attributes().Set("user", "kim")
+	})
+	mux.HandleFunc("GET /logout", func(w http.ResponseWriter, r *http.Request) {
+		if h := endpoint.GetHTTPSession(r, false); h != nil {
+			h.Invalidate()
+		}
+	})
+	closed := make(chan endpoint.CloseReason, 4)
+	echoWith := func(s endpoint.Session) {
+		s.SetRawTextHandler(func(b []byte) { _ = s.Basic().SendTextBytes(b) })
+	}
+	st := echoSettings()
+	st.SessionTimeout = 2 * time.Second
+	st.MonitoringPeriod = time.Second
+	c := New(Config{Addr: "127.0.0.1:0", CloseTimeout: time.Second})
+	err := c.Deploy(WebContext{Path: "/t", Settings: st, Handler: mux, Endpoints: []*endpoint.ServerConfig{
+		{Path: "/secure", Configurator: loginConfigurator{}, New: func() endpoint.Endpoint {
+			return closeProbe{open: echoWith, closed: closed}
+		}},
+		{Path: "/plain", New: func() endpoint.Endpoint { return openFunc(echoWith) }},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Shutdown(context.Background()) })
+	base := "http://" + c.Addr().String() + "/t"
+	login := func() string {
+		resp, err := http.Get(base + "/login")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return strings.SplitN(resp.Header.Get("Set-Cookie"), ";", 2)[0]
+	}
+	dialWith := func(path, cookie string) net.Conn {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		d := ws.Dialer{Header: ws.HandshakeHeaderString("Cookie: " + cookie + "\r\n")}
+		conn, br, _, err := d.Dial(ctx, "ws://"+c.Addr().String()+"/t"+path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		return withBuffered(conn, br)
+	}
+	echoes := func(conn net.Conn) error {
+		_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+		if err := wsutil.WriteClientText(conn, []byte("hi")); err != nil {
+			return err
+		}
+		_, err := wsutil.ReadServerText(conn)
+		return err
+	}
+	wantClose := func(conn net.Conn, within time.Duration, how string) {
+		t.Helper()
+		_ = conn.SetDeadline(time.Now().Add(within))
+		for {
+			f, err := ws.ReadFrame(conn)
+			if err != nil {
+				t.Fatalf("%s: no close frame: %v", how, err)
+			}
+			if f.Header.OpCode != ws.OpClose {
+				continue
+			}
+			code, reason := ws.ParseCloseFrameData(f.Payload)
+			if code != 1008 {
+				t.Fatalf("%s: close %d %q, want 1008", how, code, reason)
+			}
+			break
+		}
+		select {
+		case r := <-closed:
+			if r.Code != endpoint.CloseViolatedPolicy {
+				t.Fatalf("%s: OnClose got %v, want 1008", how, r)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: OnClose not called", how)
+		}
+	}
+
+	// Invalidation (logout).
+	cookie := login()
+	secure, plain := dialWith("/secure", cookie), dialWith("/plain", cookie)
+	if err := echoes(secure); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(base + "/logout?x") // without the cookie: nothing happens
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if err := echoes(secure); err != nil {
+		t.Fatalf("a request without the cookie ended the session: %v", err)
+	}
+	req, _ := http.NewRequest("GET", base+"/logout", nil)
+	req.Header.Set("Cookie", cookie)
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	wantClose(secure, 5*time.Second, "after logout")
+	if err := echoes(plain); err != nil {
+		t.Fatalf("a session without a Principal was closed by the logout: %v", err)
+	}
+	// A handshake with the ended session's cookie is not authenticated.
+	if err := echoes(dialWith("/secure", cookie)); err != nil {
+		t.Fatalf("a handshake after the logout: %v", err)
+	}
+
+	// Expiry: the monitor finds it, within timeout + period (+ slack).
+	secure = dialWith("/secure", login())
+	if err := echoes(secure); err != nil {
+		t.Fatal(err)
+	}
+	wantClose(secure, 10*time.Second, "after expiry")
+}
+
+// closeProbe runs open in OnOpen and reports OnClose's reason.
+type closeProbe struct {
+	open   func(endpoint.Session)
+	closed chan<- endpoint.CloseReason
+}
+
+func (p closeProbe) OnOpen(s endpoint.Session, _ *endpoint.ServerConfig) { p.open(s) }
+
+func (p closeProbe) OnClose(_ endpoint.Session, r endpoint.CloseReason) { p.closed <- r }

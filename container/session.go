@@ -341,6 +341,16 @@ func (s *session) UserPrincipal() endpoint.Principal {
 	return s.x.principal
 }
 
+// authenticatedIn returns the HTTP session s was opened in with a
+// Principal (its Configurator authenticated the user): s closes with 1008
+// when that session ends. It returns nil for any other session.
+func (s *session) authenticatedIn() *httpSession {
+	if s.httpSess == nil || s.x == nil || s.x.principal == nil {
+		return nil
+	}
+	return s.httpSess
+}
+
 // HTTPSession implements endpoint.Session.
 func (s *session) HTTPSession() endpoint.HTTPSession {
 	if s.httpSess == nil {

@@ -74,7 +74,10 @@ type HandshakeRequest struct {
 	HTTPSession HTTPSession
 	// UserProperties become the session's user properties.
 	UserProperties *Properties
-	// Principal, when set, becomes the session's UserPrincipal.
+	// Principal, when set, becomes the session's UserPrincipal. With an
+	// HTTPSession too, the WebSocket session is authenticated in it, and
+	// closes with 1008 (CloseViolatedPolicy) when that HTTP session is
+	// invalidated or expires.
 	Principal Principal
 }
 
