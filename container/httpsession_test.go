@@ -39,8 +39,7 @@ func TestHTTPSessions(t *testing.T) {
 	st := echoSettings()
 	st.SessionTimeout = 800 * time.Millisecond
 	st.MonitoringPeriod = time.Second
-	c := New(Config{Addr: "127.0.0.1:0", ServerName: "jeus7/server2"})
-	err := c.Deploy(WebContext{Path: "/t", Settings: st, Handler: mux, Endpoints: []*endpoint.ServerConfig{{
+	c, _ := startContext(t, Config{ServerName: "jeus7/server2"}, WebContext{Path: "/t", Settings: st, Handler: mux, Endpoints: []*endpoint.ServerConfig{{
 		Path: "/ws",
 		New: func() endpoint.Endpoint {
 			return openFunc(func(s endpoint.Session) {
@@ -53,13 +52,6 @@ func TestHTTPSessions(t *testing.T) {
 			})
 		},
 	}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Shutdown(context.Background()) })
 	base := "http://" + c.Addr().String() + "/t"
 
 	get := func(path, cookie string) (*http.Response, string) {
@@ -181,20 +173,12 @@ func TestAuthenticatedHTTPSessionEnds1008(t *testing.T) {
 	st := echoSettings()
 	st.SessionTimeout = 2 * time.Second
 	st.MonitoringPeriod = time.Second
-	c := New(Config{Addr: "127.0.0.1:0", CloseTimeout: time.Second})
-	err := c.Deploy(WebContext{Path: "/t", Settings: st, Handler: mux, Endpoints: []*endpoint.ServerConfig{
+	c, _ := startContext(t, Config{}, WebContext{Path: "/t", Settings: st, Handler: mux, Endpoints: []*endpoint.ServerConfig{
 		{Path: "/secure", Configurator: loginConfigurator{}, New: func() endpoint.Endpoint {
 			return closeProbe{open: echoWith, closed: closed}
 		}},
 		{Path: "/plain", New: func() endpoint.Endpoint { return openFunc(echoWith) }},
 	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Shutdown(context.Background()) })
 	base := "http://" + c.Addr().String() + "/t"
 	login := func() string {
 		resp, err := http.Get(base + "/login")

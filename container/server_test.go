@@ -46,9 +46,16 @@ func startServer(tb testing.TB, settings Settings, eps ...*endpoint.ServerConfig
 // address and close timeout are the test's.
 func startServerCfg(tb testing.TB, cfg Config, settings Settings, eps ...*endpoint.ServerConfig) (*Container, string) {
 	tb.Helper()
+	return startContext(tb, cfg, WebContext{Path: "/t", Settings: settings, Endpoints: eps})
+}
+
+// startContext starts a container with the one web context wc, on the
+// test's address and close timeout, and shuts it down after the test.
+func startContext(tb testing.TB, cfg Config, wc WebContext) (*Container, string) {
+	tb.Helper()
 	cfg.Addr, cfg.CloseTimeout = "127.0.0.1:0", time.Second
 	c := New(cfg)
-	if err := c.Deploy(WebContext{Path: "/t", Settings: settings, Endpoints: eps}); err != nil {
+	if err := c.Deploy(wc); err != nil {
 		tb.Fatal(err)
 	}
 	if err := c.Start(); err != nil {
