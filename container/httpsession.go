@@ -71,13 +71,15 @@ func (h *httpSession) bind(s *session) bool {
 	if h.invalid.Load() {
 		return false
 	}
+	// ended marks s closed before it unbinds: a session seen open here is
+	// unbound after this hold.
+	if s.getState() != stateOpen {
+		return true
+	}
 	if h.bound == nil {
 		h.bound = make(map[*session]struct{})
 	}
 	h.bound[s] = struct{}{}
-	if s.getState() != stateOpen {
-		delete(h.bound, s) // it ended before it was bound: ended found nothing to unbind
-	}
 	return true
 }
 

@@ -175,7 +175,7 @@ func TestAuthenticatedHTTPSessionEnds1008(t *testing.T) {
 	st.MonitoringPeriod = time.Second
 	c, _ := startContext(t, Config{}, WebContext{Path: "/t", Settings: st, Handler: mux, Endpoints: []*endpoint.ServerConfig{
 		{Path: "/secure", Configurator: loginConfigurator{}, New: func() endpoint.Endpoint {
-			return closeProbe{open: echoWith, closed: closed}
+			return &closeSignal{open: echoWith, closed: closed}
 		}},
 		{Path: "/plain", New: func() endpoint.Endpoint { return openFunc(echoWith) }},
 	}})
@@ -270,13 +270,3 @@ func TestAuthenticatedHTTPSessionEnds1008(t *testing.T) {
 	}
 	wantClose(secure, 10*time.Second, "after expiry")
 }
-
-// closeProbe runs open in OnOpen and reports OnClose's reason.
-type closeProbe struct {
-	open   func(endpoint.Session)
-	closed chan<- endpoint.CloseReason
-}
-
-func (p closeProbe) OnOpen(s endpoint.Session, _ *endpoint.ServerConfig) { p.open(s) }
-
-func (p closeProbe) OnClose(_ endpoint.Session, r endpoint.CloseReason) { p.closed <- r }
