@@ -37,3 +37,5 @@ fuzz:
 	$(FUZZ) -fuzztime $(FUZZN) ./container/ -fuzz '^FuzzHandshake$$'
 	$(FUZZ) -fuzztime $(FUZZN) ./descriptor/ -fuzz '^FuzzParse$$'
 	$(FUZZ) -fuzztime $(FUZZN) ./endpoint/ -fuzz '^FuzzPathTemplate$$'
+	$(FUZZ) -fuzztime $(FUZZN) ./failover/ -fuzz '^FuzzDecodeProperties$$'
+	$(FUZZ) -fuzztime $(FUZZN) ./failover/ -fuzz '^FuzzDecodeMsg$$'

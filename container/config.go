@@ -1,6 +1,7 @@
 package container
 
 import (
+	"github.com/wsc-dev/wsc/failover"
 	"log/slog"
 	"math"
 	"net/netip"
@@ -40,6 +41,11 @@ type Config struct {
 	// handing each session to a poller whose executor turns read their own
 	// sockets (see poller.go). For comparison; the hand-off is faster.
 	LoopReads bool
+	// Cluster replicates the HTTP sessions and user properties of the
+	// contexts with DistributedUserProperties to the other nodes (see
+	// replica.go). Its node name should be ServerName. Nil: they stay on
+	// this node. The container does not close it.
+	Cluster *failover.Node
 }
 
 // DefaultConfig returns the default container settings.
@@ -142,9 +148,15 @@ type Settings struct {
 	// DistributedUserProperties binds a WebSocket session's user
 	// properties to the HTTP session its handshake's cookie names: every
 	// session under the same HTTP session shares them, and they outlive
-	// reconnects (the <distributed-userProperties> element; replication to
-	// other nodes builds on it). Default: off.
+	// reconnects (the <distributed-userProperties> element). With
+	// Config.Cluster they are replicated to other nodes, and a client
+	// whose node died finds them on the node it reconnects to. Default: off.
 	DistributedUserProperties bool
+	// WriteThrough replicates a change of distributed user properties
+	// before Set returns (<use-write-through-policy>); otherwise changes
+	// are sent in the background, right after the change and at a short
+	// interval (write-behind). Default: off.
+	WriteThrough bool
 	// BatchingBufferBytes is how many bytes of batched messages a session
 	// gathers before writing them (when the endpoint allows batching).
 	// Default: 65536.

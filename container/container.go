@@ -1,6 +1,7 @@
 package container
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -216,6 +217,10 @@ func (c *Container) Deploy(wc WebContext) error {
 	}
 	ctx := &webContext{path: path, settings: wc.Settings.withDefaults(), endpoints: map[string]*mapping{}, handler: wc.Handler}
 	ctx.sessions = newSessionStore(c.cfg.Route, path, ctx.settings.SessionTimeout)
+	if ctx.settings.DistributedUserProperties && c.cfg.Cluster != nil {
+		ctx.sessions.rep = newReplica(c.cfg.Cluster.Space(cmp.Or(path, "/")), ctx.settings.WriteThrough, c.log.With("context", cmp.Or(path, "/")))
+		ctx.sessions.forgetLost()
+	}
 	for i, ep := range wc.Endpoints {
 		switch {
 		case ep == nil:

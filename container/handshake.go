@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
@@ -86,7 +87,7 @@ func (s *session) onHandshakeTraffic(c gnet.Conn) gnet.Action {
 	if !isUpgradeRequest(buf[:end]) {
 		return s.serveHTTP(buf, end)
 	}
-	if m := s.cont.routeRequestLine(buf[:end]); m != nil && m.cfg.Configurator != nil {
+	if m := s.cont.routeRequestLine(buf[:end]); m != nil && (m.cfg.Configurator != nil || m.ctx.sessions.mayRestore(buf[:end])) {
 		act := s.handOff(m, buf[:end])
 		_, _ = c.Discard(end)
 		return act
@@ -325,13 +326,31 @@ func (h *handshaker) beforeUpgrade() (ws.HandshakeHeader, error) {
 		h.rejection = errForbiddenOrigin
 		return nil, h.rejection
 	}
-	if cf == nil || h.s == nil {
+	if h.s == nil {
 		return nil, nil
 	}
-	hdr, rej := h.s.configure(cf, h.req, res)
-	if rej != nil {
-		h.rejection = rej
-		return nil, h.rejection
+	// On an executor: the HTTP session may have to come from the cluster.
+	var hdr http.Header
+	if v := sessionCookie(res.cookies); v != "" && h.s.httpSess == nil {
+		st := res.ep.ctx.sessions
+		if hs := st.find(v); hs != nil {
+			h.s.httpSess = hs
+			if hs.moved.Swap(false) {
+				hdr = http.Header{"Set-Cookie": {st.cookie(hs)}} // re-pinned to this node
+			}
+		}
+	}
+	if cf != nil {
+		more, rej := h.s.configure(cf, h.req, res)
+		if rej != nil {
+			h.rejection = rej
+			return nil, h.rejection
+		}
+		if hdr == nil {
+			hdr = more
+		} else {
+			maps.Copy(hdr, more)
+		}
 	}
 	if len(hdr) == 0 {
 		return nil, nil
@@ -474,10 +493,8 @@ func (s *session) configure(cf endpoint.Configurator, req []byte, res *handshake
 	}
 	httpReq.RemoteAddr = s.remoteString()
 	hreq := &endpoint.HandshakeRequest{Request: httpReq, PathParameters: res.params}
-	if v := sessionCookie(res.cookies); v != "" {
-		if h := res.ep.ctx.sessions.lookup(v); h != nil {
-			s.httpSess, hreq.HTTPSession = h, h
-		}
+	if s.httpSess != nil { // looked up (or restored) before the Configurator
+		hreq.HTTPSession = s.httpSess
 	}
 	s.ctx = res.ep.ctx
 	hreq.UserProperties = s.userProps()

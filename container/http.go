@@ -103,7 +103,9 @@ func (c *Container) contextFor(path string) (*webContext, string) {
 func (s *session) serveRequest(req *http.Request) {
 	w := &responseWriter{s: s, req: req, header: http.Header{}, keepAlive: !req.Close}
 	st := s.ctx.sessions
-	st.touch(req.Header.Values("Cookie"))
+	if h := st.touch(req.Header.Values("Cookie")); h != nil && h.moved.Swap(false) {
+		w.header.Add("Set-Cookie", st.cookie(h)) // re-pinned to this node
+	}
 	req = req.WithContext(endpoint.ContextWithHTTPSessions(req.Context(), &requestSessions{store: st, w: w}))
 	func() {
 		defer func() {

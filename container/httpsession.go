@@ -1,6 +1,7 @@
 package container
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"net/http"
@@ -39,6 +40,10 @@ type httpSession struct {
 
 	boundMu sync.Mutex
 	bound   map[*session]struct{} // the open WebSocket sessions authenticated in it
+
+	moved      atomic.Bool    // restored from the cluster: the next response re-pins the cookie's route
+	warnedSkip atomic.Bool    // a warning about values that are not replicable was logged
+	saved      map[string]any // the user properties last replicated; under wsProps' change order
 }
 
 func (h *httpSession) ID() string                       { return h.id }
@@ -53,6 +58,9 @@ func (h *httpSession) IsNew() bool                            { return h.isNew.L
 func (h *httpSession) Invalidate() {
 	if !h.invalid.Swap(true) {
 		h.sessions.remove(h.id)
+		if rep := h.sessions.rep; rep != nil {
+			rep.space.Invalidate(h.id)
+		}
 		h.closeBound()
 	}
 }
@@ -120,6 +128,8 @@ type sessionStore struct {
 
 	mu sync.Mutex
 	m  map[string]*httpSession
+
+	rep *replica // nil: the sessions are not replicated
 }
 
 func newSessionStore(route, path string, timeout time.Duration) *sessionStore {
@@ -129,13 +139,18 @@ func newSessionStore(route, path string, timeout time.Duration) *sessionStore {
 	return &sessionStore{route: route, path: path, timeout: timeout, m: map[string]*httpSession{}}
 }
 
-// lookup returns the live session named by a cookie value ("<id>.<route>";
-// the route may be another node's), or nil.
-func (st *sessionStore) lookup(cookie string) *httpSession {
-	id := cookie
+// cookieID is the session id of a cookie value ("<id>.<route>").
+func cookieID(cookie string) string {
 	if i := strings.LastIndexByte(cookie, '.'); i >= 0 {
-		id = cookie[:i]
+		return cookie[:i]
 	}
+	return cookie
+}
+
+// lookup returns the live session named by a cookie value ("<id>.<route>";
+// the route may be another node's) that this node holds, or nil.
+func (st *sessionStore) lookup(cookie string) *httpSession {
+	id := cookieID(cookie)
 	st.mu.Lock()
 	h := st.m[id]
 	st.mu.Unlock()
@@ -149,6 +164,37 @@ func (st *sessionStore) lookup(cookie string) *httpSession {
 	return h
 }
 
+// find is lookup, and, for replicated sessions this node does not hold,
+// a restore from the other nodes: it may block, so it runs on executors
+// only.
+func (st *sessionStore) find(cookie string) *httpSession {
+	h := st.lookup(cookie)
+	if h == nil && st.rep != nil {
+		if id := cookieID(cookie); validID(id) {
+			h = st.restore(id)
+		}
+	}
+	return h
+}
+
+// mayRestore reports whether a handshake with these headers could need a
+// restore (a cookie of a replicated session this node does not hold), so
+// that it must leave the event loop.
+func (st *sessionStore) mayRestore(req []byte) bool {
+	if st.rep == nil {
+		return false
+	}
+	var cookies []string
+	headerLines(req, func(name, value []byte) bool {
+		if bytes.EqualFold(name, []byte("Cookie")) {
+			cookies = append(cookies, string(value))
+		}
+		return true
+	})
+	v := sessionCookie(cookies)
+	return v != "" && validID(cookieID(v)) && st.lookup(v) == nil
+}
+
 // create makes a new session.
 func (st *sessionStore) create() *httpSession {
 	var b [32]byte // 256 bits
@@ -158,6 +204,9 @@ func (st *sessionStore) create() *httpSession {
 	h.last.Store(now.UnixNano())
 	h.timeout.Store(int64(st.timeout))
 	h.isNew.Store(true)
+	if st.rep != nil {
+		st.rep.attach(h)
+	}
 	st.mu.Lock()
 	st.m[h.id] = h
 	st.mu.Unlock()
@@ -217,7 +266,10 @@ type requestSessions struct {
 // Session implements endpoint.HTTPSessions.
 func (rs *requestSessions) Session(r *http.Request, create bool) endpoint.HTTPSession {
 	if v := sessionCookie(r.Header.Values("Cookie")); v != "" {
-		if h := rs.store.lookup(v); h != nil {
+		if h := rs.store.find(v); h != nil {
+			if h.moved.Swap(false) {
+				rs.w.Header().Add("Set-Cookie", rs.store.cookie(h))
+			}
 			return h
 		}
 	}
@@ -229,14 +281,24 @@ func (rs *requestSessions) Session(r *http.Request, create bool) endpoint.HTTPSe
 	return h
 }
 
-// touch records an HTTP request that carried the session's cookie.
-func (st *sessionStore) touch(header []string) {
-	if v := sessionCookie(header); v != "" {
-		if h := st.lookup(v); h != nil {
-			h.last.Store(time.Now().UnixNano())
-			h.isNew.Store(false)
+// touch records an HTTP request that carried the session's cookie (it
+// runs on an executor: the session may be restored from the cluster). It
+// returns the session, or nil.
+func (st *sessionStore) touch(header []string) *httpSession {
+	v := sessionCookie(header)
+	if v == "" {
+		return nil
+	}
+	h := st.find(v)
+	if h != nil {
+		now := time.Now()
+		h.last.Store(now.UnixNano())
+		h.isNew.Store(false)
+		if st.rep != nil {
+			st.rep.space.Touch(h.id, now)
 		}
 	}
+	return h
 }
 
 // defaultRoute is the route of a server name: its base64, as JEUS writes

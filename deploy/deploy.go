@@ -59,6 +59,7 @@ func Settings(w descriptor.WebSocket) container.Settings {
 		TrustedProxies:            w.TrustedProxies,
 		PerMessageDeflate:         w.PerMessageDeflate,
 		DistributedUserProperties: w.Distributed.Enabled,
+		WriteThrough:              w.Distributed.WriteThrough,
 		MaxSessions:               w.MaxSessions,
 	}
 	// Zero means "default" to the container; the descriptor's zeros are

@@ -12,6 +12,8 @@ var forbidden = map[string][]string{
 	// Endpoint authors must never pull the runtime, the cluster library or
 	// the descriptor parser into their build.
 	"./endpoint/...": {"github.com/panjf2000/gnet", "github.com/gobwas/", "github.com/hashicorp/memberlist", "github.com/beevik/etree", "github.com/wsc-dev/wsc/container"},
+	// The replicated store knows memberlist, not the runtime.
+	"./failover/...": {"github.com/panjf2000/gnet", "github.com/gobwas/", "github.com/beevik/etree", "github.com/wsc-dev/wsc/container", "github.com/wsc-dev/wsc/endpoint"},
 	// Deployable modules see only the endpoint API.
 	"./samples/...": {"github.com/panjf2000/gnet", "github.com/gobwas/", "github.com/hashicorp/memberlist", "github.com/beevik/etree", "github.com/wsc-dev/wsc/container"},
 }

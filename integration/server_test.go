@@ -118,12 +118,17 @@ type server struct {
 	err    error         // cmd.Wait's result, once exited is closed
 
 	termSent atomic.Bool
+	killed   atomic.Bool // by Kill: Stop checks nothing
 	stopOnce sync.Once
 }
 
 // startServer runs wsc on a free loopback port and waits until it serves. t.Cleanup stops it with SIGTERM and checks that it exits 0
 // after logging "stopped"; a test may call Stop earlier.
-func startServer(tb testing.TB) *server {
+func startServer(tb testing.TB) *server { return startWith(tb, nil) }
+
+// startWith is startServer with more flags: extra, when not nil, gives
+// them for each try.
+func startWith(tb testing.TB, extra func() []string) *server {
 	tb.Helper()
 	bin := wscBinary(tb)
 	var lastErr error
@@ -132,7 +137,11 @@ func startServer(tb testing.TB) *server {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		s, err := launch(bin, addr)
+		var args []string
+		if extra != nil {
+			args = extra()
+		}
+		s, err := launch(bin, addr, args...)
 		if err == nil {
 			tb.Cleanup(func() { s.Stop(tb) })
 			return s
@@ -157,14 +166,14 @@ func freeAddr() (string, error) {
 // launch starts wsc on addr and waits until it logs that it serves and the
 // port accepts TCP. It kills the process and returns an error when it exits
 // or does not listen in time (the port may have been taken in between).
-func launch(bin, addr string) (*server, error) {
+func launch(bin, addr string, extra ...string) (*server, error) {
 	s := &server{
 		Addr:   addr,
 		URL:    "ws://" + addr + echoPath,
 		stderr: &syncBuffer{},
 		exited: make(chan struct{}),
 	}
-	s.cmd = exec.Command(bin, "-listen", addr, "-admin", "127.0.0.1:0", "-v")
+	s.cmd = exec.Command(bin, append([]string{"-listen", addr, "-admin", "127.0.0.1:0", "-v"}, extra...)...)
 	s.cmd.Stdout = s.stderr
 	s.cmd.Stderr = s.stderr
 	killWithParent(s.cmd)
@@ -201,6 +210,15 @@ func launch(bin, addr string) (*server, error) {
 	}
 }
 
+// Kill kills the process with SIGKILL, as a crash would, and waits for
+// it to exit; Stop then checks nothing.
+func (s *server) Kill() {
+	s.killed.Store(true)
+	s.termSent.Store(true)
+	_ = s.cmd.Process.Kill()
+	<-s.exited
+}
+
 // Terminate sends SIGTERM to the process, once.
 func (s *server) Terminate(tb testing.TB) {
 	tb.Helper()
@@ -223,6 +241,9 @@ func (s *server) Stop(tb testing.TB) {
 				tb.Logf("wsc log (%s):\n%s", s.Addr, s.Log())
 			}
 		}()
+		if s.killed.Load() {
+			return
+		}
 		select {
 		case <-s.exited:
 			if !s.termSent.Load() {

@@ -3,6 +3,8 @@
 //	go run ./cmd/wsc                        # the bundled samples: ws://127.0.0.1:8080/samples/echo
 //	go run ./cmd/wsc -webapps ./webapps     # every ./webapps/<name>/ as the context /<name>
 //	go run ./cmd/wsc check jeus-web-dd.xml  # validate descriptors without starting
+//	go run ./cmd/wsc -name n2 -listen 127.0.0.1:8082 -cluster 127.0.0.1:7947 -cluster-key KEYFILE -join 127.0.0.1:7946
+//	                                        # a cluster node: HTTP sessions and user properties fail over
 //
 // The admin listener (default 127.0.0.1:9090) serves Prometheus metrics at
 // /metrics, /healthz and the Go profiler at /debug/pprof/. wsc stops cleanly
@@ -11,7 +13,9 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -22,6 +26,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 	"time"
 
@@ -29,6 +34,7 @@ import (
 	"github.com/wsc-dev/wsc/container"
 	"github.com/wsc-dev/wsc/deploy"
 	"github.com/wsc-dev/wsc/descriptor"
+	"github.com/wsc-dev/wsc/failover"
 	"github.com/wsc-dev/wsc/samples"
 )
 
@@ -46,6 +52,9 @@ func main() {
 	eventLoops := flag.Int("event-loops", 0, "number of event loops (default: GOMAXPROCS)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile to this file until shutdown")
 	loopReads := flag.Bool("loop-reads", false, "keep open sessions on gnet's event loops instead of handing them to the pollers (for comparison)")
+	clusterBind := flag.String("cluster", "", "host:port of this node's cluster (memberlist) listener: replicates the HTTP sessions and user properties of the contexts with distributed user properties; empty: no cluster")
+	clusterJoin := flag.String("join", "", "comma-separated host:port cluster listeners of other nodes to join (and rejoin after a partition)")
+	clusterKey := flag.String("cluster-key", "", "file holding the cluster's key, base64 of 16, 24 or 32 random bytes (e.g. head -c 32 /dev/urandom | base64); required with -cluster")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: wsc [flags]\n       wsc check FILE...\n\nflags:\n")
 		flag.PrintDefaults()
@@ -69,7 +78,23 @@ func main() {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	cfg := container.Config{Addr: *listen, Logger: log, ServerName: *name, Route: *route, EventLoops: *eventLoops, LoopReads: *loopReads}
-	if err := run(cfg, *adminAddr, *webapps, *shutdownTimeout, log); err != nil {
+	if *clusterBind != "" {
+		node, err := startCluster(*clusterBind, *clusterJoin, *clusterKey, cmp.Or(*name, hostname()), log)
+		if err != nil {
+			log.Error("wsc stopped", "err", err)
+			os.Exit(2)
+		}
+		cfg.Cluster = node
+	}
+	err := run(cfg, *adminAddr, *webapps, *shutdownTimeout, log)
+	if cfg.Cluster != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if cerr := cfg.Cluster.Close(ctx); cerr != nil {
+			log.Warn("leaving the cluster", "err", cerr)
+		}
+		cancel()
+	}
+	if err != nil {
 		log.Error("wsc stopped", "err", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
@@ -95,6 +120,40 @@ func check(files []string, stdout, stderr io.Writer) int {
 		_ = d.WriteResolved(stdout)
 	}
 	return code
+}
+
+// startCluster starts this node's cluster member: name is its node name,
+// keyFile holds the key in base64.
+func startCluster(bind, join, keyFile, name string, log *slog.Logger) (*failover.Node, error) {
+	if keyFile == "" {
+		return nil, errors.New("-cluster needs -cluster-key: cluster traffic is always encrypted")
+	}
+	text, err := os.ReadFile(keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("-cluster-key: %w", err)
+	}
+	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(text)))
+	if err != nil {
+		return nil, fmt.Errorf("-cluster-key %s: not base64: %w", keyFile, err)
+	}
+	cfg := failover.Config{Name: name, Bind: bind, Key: key, Logger: log}
+	for _, p := range strings.Split(join, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			cfg.Join = append(cfg.Join, p)
+		}
+	}
+	node, err := failover.Start(cfg)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("cluster node started", "name", name, "addr", node.Addr(), "members", len(node.Members()))
+	return node, nil
+}
+
+// hostname is the default server name, as the container's.
+func hostname() string {
+	h, _ := os.Hostname()
+	return cmp.Or(h, "wsc")
 }
 
 func run(cfg container.Config, adminAddr, webapps string, shutdownTimeout time.Duration, log *slog.Logger) error {

@@ -1,0 +1,201 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"maps"
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/wsc-dev/wsc/endpoint"
+	"github.com/wsc-dev/wsc/failover"
+)
+
+// Failover of HTTP sessions and their WebSocket user properties (DESIGN
+// §6). In a context with DistributedUserProperties and Config.Cluster,
+// each HTTP session this node creates or takes over is saved in the
+// context's failover.Space: its id, timeout and last access (touched by
+// its HTTP requests) and the WebSocket user properties bound to it, after
+// each change (write-behind, or write-through with WriteThrough). A
+// request whose cookie names a session this node does not hold (its node
+// died, and the proxy sent the client here) restores it from the other
+// nodes: a handshake is then served on an executor, never on the event
+// loop. The restored session answers with its cookie re-pinned to this
+// node's route. The per-connection keys (jeus.websocket.remote*) are not
+// replicated: they describe one connection, not the HTTP session.
+
+// maxRestores bounds the restores under way in a context: each may wait
+// FetchTimeout for the other nodes, on an executor worker, and cookies
+// are the client's to invent. A handshake beyond it starts without the
+// session.
+const maxRestores = 8
+
+// Misses are remembered for missTTL (at most maxMisses of them), so that
+// a client repeating a cookie no node knows does not make every node
+// search each time.
+const (
+	missTTL   = 5 * time.Second
+	maxMisses = 4096
+)
+
+// replica is a context's link to the cluster store.
+type replica struct {
+	space        *failover.Space
+	writeThrough bool
+	log          *slog.Logger
+	restoring    chan struct{} // semaphore of maxRestores
+
+	missMu sync.Mutex
+	misses map[string]time.Time // ids no node held: when
+}
+
+func newReplica(space *failover.Space, writeThrough bool, log *slog.Logger) *replica {
+	return &replica{space: space, writeThrough: writeThrough, log: log, restoring: make(chan struct{}, maxRestores), misses: map[string]time.Time{}}
+}
+
+// missed reports whether id was looked for in vain lately.
+func (rep *replica) missed(id string) bool {
+	rep.missMu.Lock()
+	defer rep.missMu.Unlock()
+	at, ok := rep.misses[id]
+	if ok && time.Since(at) > missTTL {
+		delete(rep.misses, id)
+		return false
+	}
+	return ok
+}
+
+// miss remembers that no node held id.
+func (rep *replica) miss(id string) {
+	rep.missMu.Lock()
+	defer rep.missMu.Unlock()
+	if len(rep.misses) >= maxMisses {
+		clear(rep.misses)
+	}
+	rep.misses[id] = time.Now()
+}
+
+// forgetLost makes st forget the sessions another node takes over: the
+// next request for one restores the newer version. WebSocket sessions
+// still open on the old HTTP session keep its properties, no longer
+// replicated.
+func (st *sessionStore) forgetLost() {
+	st.rep.space.OnLost(func(id string) { st.remove(id) })
+}
+
+// attach makes h's user properties replicated and saves h (before h is
+// in the store: no change can race with this first save).
+func (rep *replica) attach(h *httpSession) {
+	h.wsProps.OnChange(func(snap map[string]any) error { return rep.save(h, snap) })
+	_ = rep.save(h, h.wsProps.Snapshot())
+}
+
+// perConnection are the user properties that describe one connection.
+var perConnection = []string{endpoint.PropRemoteAddr, endpoint.PropRemoteHost, endpoint.PropRemotePort}
+
+// save saves h with the user properties props, unless they are what was
+// saved last (a change of the per-connection keys only, or a Set of the
+// same value). Its calls for one session do not overlap (see
+// endpoint.Properties.OnChange).
+func (rep *replica) save(h *httpSession, props map[string]any) error {
+	for _, k := range perConnection {
+		delete(props, k)
+	}
+	if h.saved != nil && reflect.DeepEqual(props, h.saved) {
+		return nil
+	}
+	r := failover.Record{ID: h.id, Timeout: h.MaxInactiveInterval(), LastAccess: h.LastAccessedTime(), Props: props}
+	var skipped []string
+	var err error
+	if rep.writeThrough {
+		skipped, err = rep.space.SaveSync(context.Background(), r)
+	} else {
+		skipped, err = rep.space.Save(r)
+		rep.space.Flush()
+	}
+	if len(skipped) > 0 && !h.warnedSkip.Swap(true) {
+		rep.log.Warn("user properties that are not replicable stay on this node", "keys", skipped)
+	}
+	switch {
+	case err == nil:
+		h.saved = props
+	case errors.Is(err, failover.ErrExpired):
+		rep.log.Warn("user property set after its HTTP session expired: not replicated", "err", err)
+	default:
+		rep.log.Warn("user properties not replicated", "err", err)
+	}
+	return err
+}
+
+// restore takes over the session id from the other nodes, or returns nil.
+// It blocks (up to the cluster's fetch timeout): never call it on the
+// event loop.
+func (st *sessionStore) restore(id string) *httpSession {
+	rep := st.rep
+	if rep.missed(id) {
+		return nil
+	}
+	select {
+	case rep.restoring <- struct{}{}:
+		defer func() { <-rep.restoring }()
+	default:
+		rep.log.Warn("too many HTTP session restores under way; starting without the session")
+		return nil
+	}
+	r, ok, err := rep.space.Restore(context.Background(), id)
+	switch {
+	case err != nil && ok: // a node that died did not answer: expected
+		rep.log.Debug("restoring an HTTP session: not every node answered", "err", err)
+	case err != nil:
+		rep.log.Warn("restoring an HTTP session from the cluster", "err", err)
+	}
+	if !ok {
+		if err == nil {
+			rep.miss(id)
+		}
+		return nil
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if h := st.m[id]; h != nil { // restored meanwhile
+		return h
+	}
+	h := &httpSession{id: id, created: time.Now(), sessions: st}
+	h.last.Store(r.LastAccess.UnixNano())
+	h.timeout.Store(int64(r.Timeout))
+	h.moved.Store(true)
+	for k, v := range maps.All(r.Props) {
+		_ = h.wsProps.Set(k, v)
+	}
+	h.saved = r.Props
+	h.wsProps.OnChange(func(snap map[string]any) error { return rep.save(h, snap) })
+	st.m[id] = h
+	rep.log.Info("HTTP session restored from the cluster", "session", shortID(id), "properties", len(r.Props))
+	return h
+}
+
+// shortID abbreviates a session id for logs: the whole id is a credential.
+func shortID(id string) string {
+	if len(id) > 8 {
+		return id[:8] + "…"
+	}
+	return id
+}
+
+// validID reports whether id could be one of ours: 43 characters of
+// base64url (256 bits), so that no other string makes the nodes search.
+func validID(id string) bool {
+	if len(id) != 43 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		switch b := id[i]; {
+		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9', b == '-', b == '_':
+		default:
+			return false
+		}
+	}
+	return true
+}

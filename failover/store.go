@@ -1,0 +1,516 @@
+package failover
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// Record is the replicated state of one HTTP session: what another node
+// needs to take it over.
+type Record struct {
+	// ID is the session's id: the part of JSESSIONID before the route.
+	ID string
+	// Timeout is the HTTP session's max inactive interval; ≤ 0: it never
+	// expires.
+	Timeout time.Duration
+	// LastAccess is the time of the session's last HTTP request.
+	LastAccess time.Time
+	// Props are the WebSocket user properties bound to the session (only
+	// replicable values; see EncodeProperties).
+	Props map[string]any
+}
+
+// expires is the unix nanosecond the record's session ends at, 0 for never.
+func (r *Record) expires() int64 {
+	if r.Timeout <= 0 {
+		return 0
+	}
+	return r.LastAccess.Add(r.Timeout).UnixNano()
+}
+
+// Space is one web context's part of the store. This node is the primary
+// of the sessions it serves (it saves them, and sends each change to
+// Config.Backups other nodes, chosen by rendezvous hashing over the
+// members), and a backup of some sessions of the others. Versions are
+// (epoch, seq): seq counts a primary's changes, and a node that takes a
+// session over (Restore) claims it with a higher epoch, after which the
+// old primary's changes are refused. Its methods are safe for concurrent
+// use.
+type Space struct {
+	n    *Node
+	name string
+
+	mu     sync.Mutex
+	own    map[string]*owned    // sessions this node is the primary of
+	copies map[string]*copyRec  // backup copies and tombstones of the others'
+	lost   map[string]time.Time // sessions another node claimed: when
+	onLost func(id string)      // under mu
+}
+
+// owned is a session this node is the primary of.
+type owned struct {
+	rec   wireRecord
+	dirty bool  // changed since it was last sent
+	until int64 // tombstone: forgotten after this (unix ns)
+}
+
+// copyRec is a backup copy of another node's session.
+type copyRec struct {
+	rec   wireRecord
+	until int64 // tombstone: forgotten after this (unix ns)
+}
+
+func newSpace(n *Node, name string) *Space {
+	return &Space{n: n, name: name, own: map[string]*owned{}, copies: map[string]*copyRec{}, lost: map[string]time.Time{}}
+}
+
+// Save records the latest state of a session this node serves and
+// queues it for replication (write-behind): it is sent within
+// FlushInterval, or at the next Flush. It returns the keys of the
+// properties that are not replicable (they stay local), and an error when
+// nothing was saved: ErrTooLarge, ErrExpired (the HTTP session had
+// expired), ErrStale (another node took the session over), ErrClosed.
+func (s *Space) Save(r Record) (skipped []string, err error) {
+	_, skipped, err = s.save(r)
+	return skipped, err
+}
+
+// SaveSync saves r as Save does and replicates it before it returns
+// (write-through): nil once every backup acknowledged it (or when this
+// node has no peer), an ErrTimeout error when they did not within
+// AckTimeout (or ctx). The change then stays queued, as with Save.
+func (s *Space) SaveSync(ctx context.Context, r Record) (skipped []string, err error) {
+	rec, skipped, err := s.save(r)
+	if err != nil {
+		return skipped, err
+	}
+	return skipped, s.replicate(ctx, r.ID, rec)
+}
+
+// Touch records an HTTP request of a session this node serves: its
+// expiry moves, and is replicated write-behind. It does nothing for a
+// session it does not hold.
+func (s *Space) Touch(id string, at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.own[id]
+	if o == nil || o.rec.tomb || o.rec.timeout <= 0 {
+		return
+	}
+	o.rec.expires = at.Add(time.Duration(o.rec.timeout)).UnixNano()
+	o.rec.seq++
+	o.dirty = true
+}
+
+// save encodes r and stores it as this node's latest version.
+func (s *Space) save(r Record) (wireRecord, []string, error) {
+	if s.n.closed.Load() {
+		return wireRecord{}, nil, ErrClosed
+	}
+	props, skipped, err := EncodeProperties(nil, r.Props, s.n.cfg.Limits)
+	if err != nil {
+		return wireRecord{}, skipped, err
+	}
+	exp := r.expires()
+	if exp != 0 && time.Now().UnixNano() > exp {
+		return wireRecord{}, skipped, fmt.Errorf("%w: session %s", ErrExpired, short(r.ID))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.own[r.ID]
+	if o == nil {
+		if _, ok := s.lost[r.ID]; ok {
+			return wireRecord{}, skipped, fmt.Errorf("%w: session %s", ErrStale, short(r.ID))
+		}
+		o = &owned{rec: wireRecord{epoch: 1, primary: s.n.cfg.Name}}
+		s.own[r.ID] = o
+	}
+	if o.rec.tomb {
+		return wireRecord{}, skipped, fmt.Errorf("%w: session %s was invalidated", ErrExpired, short(r.ID))
+	}
+	o.rec.seq++
+	o.rec.expires, o.rec.timeout, o.rec.props = exp, int64(r.Timeout), props
+	o.dirty = true
+	return o.rec, skipped, nil
+}
+
+// Flush sends the queued changes of every space now, in the background.
+func (s *Space) Flush() {
+	select {
+	case s.n.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Invalidate ends a session this node serves, cluster-wide: its backups
+// replace their copy with a tombstone, so that no copy brings it back.
+func (s *Space) Invalidate(id string) {
+	s.mu.Lock()
+	o := s.own[id]
+	if o != nil && !o.rec.tomb {
+		o.rec.seq++
+		o.rec.tomb, o.rec.props = true, nil
+		o.until = time.Now().Add(s.n.cfg.TombstoneTTL).UnixNano()
+		o.dirty = true
+	}
+	s.mu.Unlock()
+	if o != nil {
+		s.Flush()
+	}
+}
+
+// Restore finds a session this node does not serve on the other nodes
+// (its own backup copy included), takes it over with a higher epoch and
+// returns it. It reports false when no node holds a live version of it
+// (never created, expired, invalidated, or every copy lost). An error
+// means the other nodes could not all be asked; what was found is still
+// used.
+func (s *Space) Restore(ctx context.Context, id string) (Record, bool, error) {
+	if s.n.closed.Load() {
+		return Record{}, false, ErrClosed
+	}
+	s.mu.Lock()
+	if o := s.own[id]; o != nil {
+		rec := o.rec
+		s.mu.Unlock()
+		if rec.tomb {
+			return Record{}, false, nil
+		}
+		return s.record(id, &rec)
+	}
+	var best *wireRecord
+	if c := s.copies[id]; c != nil {
+		r := c.rec
+		best = &r
+	}
+	s.mu.Unlock()
+
+	peers := s.n.peers()
+	var askErr error
+	if len(peers) > 0 {
+		ctx, cancel := context.WithTimeout(ctx, s.n.cfg.FetchTimeout)
+		defer cancel()
+		replies, done := s.n.request(peers, &msg{kind: kFetch, space: s.name, id: id})
+		defer done()
+		for range peers {
+			select {
+			case m := <-replies:
+				if m.err != nil {
+					askErr = fmt.Errorf("failover: ask %s: %w", m.from, m.err)
+					continue
+				}
+				if m.found && (best == nil || m.rec.newer(best)) {
+					r := m.rec
+					best = &r
+				}
+			case <-ctx.Done():
+				askErr = fmt.Errorf("%w: restore %s: %v", ErrTimeout, short(id), ctx.Err())
+			}
+			if ctx.Err() != nil {
+				break
+			}
+		}
+	}
+	now := time.Now().UnixNano()
+	if best == nil || best.tomb || (best.expires != 0 && now > best.expires) {
+		return Record{}, false, askErr
+	}
+
+	// Claim it: a higher epoch, this node as primary, sent to the new
+	// backups and to the old primary, which stops replicating it.
+	s.mu.Lock()
+	if o := s.own[id]; o != nil { // restored meanwhile by another caller
+		rec := o.rec
+		s.mu.Unlock()
+		return s.record(id, &rec)
+	}
+	claim := *best
+	claim.epoch++
+	claim.seq = 1
+	claim.primary = s.n.cfg.Name
+	s.own[id] = &owned{rec: claim}
+	delete(s.copies, id)
+	delete(s.lost, id)
+	s.mu.Unlock()
+
+	targets := s.backups(id)
+	if old := s.n.member(best.primary); old != nil && old.Name != s.n.cfg.Name && !slices.Contains(targets, old) {
+		targets = append(targets, old)
+	}
+	for _, t := range targets {
+		if err := s.n.send(t, &msg{kind: kReplicate, space: s.name, id: id, rec: claim}); err != nil {
+			s.markDirty(id) // the flusher sends it again
+		}
+	}
+	r, ok, err := s.record(id, &claim)
+	if err == nil {
+		err = askErr
+	}
+	return r, ok, err
+}
+
+// record turns a stored version into a Record.
+func (s *Space) record(id string, w *wireRecord) (Record, bool, error) {
+	props, err := s.decode(w.props)
+	if err != nil {
+		return Record{}, false, err
+	}
+	r := Record{ID: id, Timeout: time.Duration(w.timeout), Props: props}
+	if w.expires != 0 {
+		r.LastAccess = time.Unix(0, w.expires).Add(-r.Timeout)
+	} else {
+		r.LastAccess = time.Now()
+	}
+	return r, true, nil
+}
+
+// decode decodes stored properties; a tombstone has none.
+func (s *Space) decode(b []byte) (map[string]any, error) {
+	if len(b) == 0 {
+		return map[string]any{}, nil
+	}
+	return DecodeProperties(b, s.n.cfg.Limits)
+}
+
+// backups returns the members that hold copies of id: the first
+// Config.Backups other members by rendezvous hashing.
+func (s *Space) backups(id string) []*memberlist.Node {
+	order := s.candidates(id)
+	return order[:min(len(order), s.n.cfg.Backups)]
+}
+
+// candidates returns the other members in rendezvous order for id: the
+// first are its backups, the next take over when one of them fails.
+func (s *Space) candidates(id string) []*memberlist.Node {
+	peers := s.n.peers()
+	score := func(m *memberlist.Node) uint64 {
+		h := fnv.New64a()
+		h.Write([]byte(s.name))
+		h.Write([]byte{0})
+		h.Write([]byte(id))
+		h.Write([]byte{0})
+		h.Write([]byte(m.Name))
+		return h.Sum64()
+	}
+	slices.SortFunc(peers, func(a, b *memberlist.Node) int {
+		return cmp.Or(cmp.Compare(score(b), score(a)), cmp.Compare(a.Name, b.Name))
+	})
+	return peers
+}
+
+// replicate sends version rec of id to its backups and waits for their
+// acknowledgements; a backup that cannot be reached is replaced by the
+// next candidate.
+func (s *Space) replicate(ctx context.Context, id string, rec wireRecord) error {
+	ctx, cancel := context.WithTimeout(ctx, s.n.cfg.AckTimeout)
+	defer cancel()
+	cands := s.candidates(id)
+	need := min(len(cands), s.n.cfg.Backups)
+	acked, next := 0, 0
+	for acked < need {
+		batch := cands[next:min(len(cands), next+need-acked)]
+		next += len(batch)
+		if len(batch) == 0 {
+			return fmt.Errorf("%w: session %s: %d of %d backups acknowledged, no other member answered", ErrTimeout, short(id), acked, need)
+		}
+		replies, done := s.n.request(batch, &msg{kind: kReplicate, space: s.name, id: id, rec: rec})
+		for range batch {
+			select {
+			case m := <-replies:
+				switch {
+				case m.err != nil:
+				case m.stale:
+					done()
+					s.markLost(id, m.rec.epoch)
+					return fmt.Errorf("%w: session %s", ErrStale, short(id))
+				default:
+					acked++
+				}
+			case <-ctx.Done():
+				done()
+				return fmt.Errorf("%w: session %s: %d of %d backups acknowledged within %v", ErrTimeout, short(id), acked, need, s.n.cfg.AckTimeout)
+			}
+		}
+		done()
+	}
+	s.mu.Lock()
+	if o := s.own[id]; o != nil && o.rec.seq == rec.seq && o.rec.epoch == rec.epoch {
+		o.dirty = false
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// markDirty queues id to be sent again.
+func (s *Space) markDirty(id string) {
+	s.mu.Lock()
+	if o := s.own[id]; o != nil {
+		o.dirty = true
+	}
+	s.mu.Unlock()
+}
+
+// markAllDirty queues every local session: the backups may have changed.
+func (s *Space) markAllDirty() {
+	s.mu.Lock()
+	for _, o := range s.own {
+		o.dirty = true
+	}
+	s.mu.Unlock()
+}
+
+// OnLost installs fn, called when another node takes over a session this
+// node served (it restored the session with a higher epoch): this node's
+// copy is out of date, and its changes are no longer replicated. fn runs
+// on one of the node's goroutines; it must not block.
+func (s *Space) OnLost(fn func(id string)) {
+	s.mu.Lock()
+	s.onLost = fn
+	s.mu.Unlock()
+}
+
+// markLost records that another node claimed id with epoch: this node
+// stops replicating it.
+func (s *Space) markLost(id string, epoch uint64) {
+	s.mu.Lock()
+	o := s.own[id]
+	if o == nil || o.rec.epoch >= epoch {
+		s.mu.Unlock()
+		return
+	}
+	s.loseLocked(id)
+	fn := s.onLost
+	s.mu.Unlock()
+	if fn != nil {
+		fn(id)
+	}
+}
+
+// loseLocked forgets a session this node served.
+func (s *Space) loseLocked(id string) {
+	delete(s.own, id)
+	s.lost[id] = time.Now()
+	s.n.log.Info("cluster: session taken over by another node", "space", s.name, "session", short(id))
+}
+
+// flush sends the changed sessions to their backups (write-behind; no
+// acknowledgement awaited, a backup that holds a newer epoch answers
+// stale by itself).
+func (s *Space) flush(ctx context.Context) {
+	type item struct {
+		id  string
+		rec wireRecord
+	}
+	var batch []item
+	now := time.Now().UnixNano()
+	s.mu.Lock()
+	for id, o := range s.own {
+		if o.dirty {
+			o.dirty = false
+			batch = append(batch, item{id, o.rec})
+		}
+		if o.rec.tomb && now > o.until && !o.dirty {
+			delete(s.own, id)
+		}
+	}
+	s.mu.Unlock()
+	for _, it := range batch {
+		if ctx.Err() != nil {
+			s.markDirty(it.id)
+			continue
+		}
+		for _, b := range s.backups(it.id) {
+			if err := s.n.send(b, &msg{kind: kReplicate, space: s.name, id: it.id, rec: it.rec}); err != nil {
+				s.n.log.Debug("cluster: replicate failed; retrying", "to", b.Name, "err", err)
+				s.markDirty(it.id)
+			}
+		}
+	}
+}
+
+// sweep forgets expired copies and old tombstones.
+func (s *Space) sweep(t time.Time) {
+	now := t.UnixNano()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, c := range s.copies {
+		if c.rec.tomb && now > c.until || !c.rec.tomb && c.rec.expires != 0 && now > c.rec.expires {
+			delete(s.copies, id)
+		}
+	}
+	for id, o := range s.own {
+		if !o.rec.tomb && o.rec.expires != 0 && now > o.rec.expires {
+			delete(s.own, id)
+		}
+	}
+	for id, at := range s.lost {
+		if t.Sub(at) > s.n.cfg.TombstoneTTL {
+			delete(s.lost, id)
+		}
+	}
+}
+
+// onReplicate stores a version sent by its primary, unless a newer epoch
+// is known here: then the answer says stale.
+func (s *Space) onReplicate(m *msg) msg {
+	ack := msg{kind: kAck, space: s.name, id: m.id}
+	if _, err := s.decode(m.rec.props); err != nil {
+		s.n.refused.Add(1)
+		s.n.log.Warn("cluster: replicated properties refused", "from", m.from, "space", s.name, "err", err)
+		return msg{} // no answer: the primary's wait times out
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if o := s.own[m.id]; o != nil {
+		if m.rec.epoch <= o.rec.epoch {
+			ack.stale, ack.rec.epoch = true, o.rec.epoch
+			return ack
+		}
+		// Claimed by m.from: this node stops being its primary.
+		s.loseLocked(m.id)
+		if fn := s.onLost; fn != nil {
+			defer fn(m.id) // after the unlock (defers run last in, first out)
+		}
+	}
+	c := s.copies[m.id]
+	switch {
+	case c == nil || m.rec.newer(&c.rec):
+		c = &copyRec{rec: m.rec}
+		c.rec.props = append([]byte(nil), m.rec.props...)
+		if c.rec.tomb {
+			c.until = time.Now().Add(s.n.cfg.TombstoneTTL).UnixNano()
+		}
+		s.copies[m.id] = c
+	case m.rec.epoch < c.rec.epoch:
+		ack.stale, ack.rec.epoch = true, c.rec.epoch
+	}
+	return ack
+}
+
+// onFetch answers whether this node holds id, as primary or backup.
+func (s *Space) onFetch(m *msg) msg {
+	out := msg{kind: kFetched, space: s.name, id: m.id}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if o := s.own[m.id]; o != nil {
+		out.found, out.rec = true, o.rec
+	} else if c := s.copies[m.id]; c != nil {
+		out.found, out.rec = true, c.rec
+	}
+	return out
+}
+
+// short abbreviates a session id for logs: the whole id is a credential.
+func short(id string) string {
+	if len(id) > 8 {
+		return id[:8] + "…"
+	}
+	return id
+}
