@@ -427,7 +427,7 @@ func (n *Node) handle(b []byte) {
 	case kAck:
 		if m.req == 0 && m.stale {
 			if s := n.space(m.space); s != nil {
-				s.markLost(m.id, m.rec.epoch)
+				s.markLost(m.id, &m.rec)
 			}
 			return
 		}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"reflect"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 )
@@ -187,6 +188,49 @@ func TestClaimFencesOldPrimary(t *testing.T) {
 	}
 }
 
+// Two nodes that take a session over at the same time (two tabs sent to
+// different nodes after a crash) end with one primary: the other's
+// changes are refused, and it then restores the winner's version.
+func TestConcurrentClaimsOneWinner(t *testing.T) {
+	nodes := startNodes(t, 3, nil)
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	if _, err := a.Space("/app").SaveSync(context.Background(), record("s9", 1)); err != nil {
+		t.Fatal(err)
+	}
+	a.kill()
+	var wg sync.WaitGroup
+	for _, n := range []*Node{b, c} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, ok, err := n.Space("/app").Restore(context.Background(), "s9"); !ok {
+				t.Errorf("%s: restore: %v", n.Name(), err)
+			}
+		}()
+	}
+	wg.Wait()
+	var winner, loser *Node
+	eventually(t, 15*time.Second, func() bool {
+		_, eb := b.Space("/app").SaveSync(context.Background(), record("s9", 20))
+		_, ec := c.Space("/app").SaveSync(context.Background(), record("s9", 30))
+		switch {
+		case eb == nil && errors.Is(ec, ErrStale):
+			winner, loser = b, c
+		case ec == nil && errors.Is(eb, ErrStale):
+			winner, loser = c, b
+		}
+		return winner != nil
+	}, func() string { return "both nodes still write the session, or neither" })
+	want := map[*Node]int{b: 20, c: 30}[winner]
+	if _, err := loser.Space("/app").Save(record("s9", 99)); !errors.Is(err, ErrStale) {
+		t.Fatalf("the loser saves again: %v", err)
+	}
+	r, ok, err := loser.Space("/app").Restore(context.Background(), "s9")
+	if !ok || r.Props["count"] != want {
+		t.Fatalf("the loser restores %v %v (%v), want the winner's %d", ok, r.Props, err, want)
+	}
+}
+
 // An invalidated session does not come back from a backup, and an expired
 // one is neither saved nor restored.
 func TestInvalidateAndExpiry(t *testing.T) {
@@ -301,7 +345,7 @@ func TestPeerGarbageRefused(t *testing.T) {
 func FuzzDecodeMsg(f *testing.F) {
 	for _, m := range []msg{
 		{kind: kReplicate, req: 3, from: "n1", space: "/app", id: "abc", rec: wireRecord{epoch: 2, seq: 9, primary: "n1", expires: 123, timeout: 5, props: []byte{1, 0}}},
-		{kind: kAck, req: 1, from: "n2", space: "/a", id: "x", stale: true, rec: wireRecord{epoch: 4}},
+		{kind: kAck, req: 1, from: "n2", space: "/a", id: "x", stale: true, rec: wireRecord{epoch: 4, primary: "n2"}},
 		{kind: kFetch, req: 7, from: "n3", space: "/a", id: "y"},
 		{kind: kFetched, req: 7, from: "n3", space: "/a", id: "y", found: true, rec: wireRecord{tomb: true}},
 	} {

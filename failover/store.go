@@ -41,8 +41,9 @@ func (r *Record) expires() int64 {
 // members), and a backup of some sessions of the others. Versions are
 // (epoch, seq): seq counts a primary's changes, and a node that takes a
 // session over (Restore) claims it with a higher epoch, after which the
-// old primary's changes are refused. Its methods are safe for concurrent
-// use.
+// old primary's changes are refused (two nodes that claim it at once with
+// the same epoch: the greater name wins). Its methods are safe for
+// concurrent use.
 type Space struct {
 	n    *Node
 	name string
@@ -328,7 +329,7 @@ func (s *Space) replicate(ctx context.Context, id string, rec wireRecord) error 
 				case m.err != nil:
 				case m.stale:
 					done()
-					s.markLost(id, m.rec.epoch)
+					s.markLost(id, &m.rec)
 					return fmt.Errorf("%w: session %s", ErrStale, short(id))
 				default:
 					acked++
@@ -376,12 +377,12 @@ func (s *Space) OnLost(fn func(id string)) {
 	s.mu.Unlock()
 }
 
-// markLost records that another node claimed id with epoch: this node
-// stops replicating it.
-func (s *Space) markLost(id string, epoch uint64) {
+// markLost records that another node claimed id (claim: its epoch and
+// primary) over this node's claim: this node stops replicating it.
+func (s *Space) markLost(id string, claim *wireRecord) {
 	s.mu.Lock()
 	o := s.own[id]
-	if o == nil || o.rec.epoch >= epoch {
+	if o == nil || !claim.outranks(&o.rec) {
 		s.mu.Unlock()
 		return
 	}
@@ -469,8 +470,8 @@ func (s *Space) onReplicate(m *msg) msg {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if o := s.own[m.id]; o != nil {
-		if m.rec.epoch <= o.rec.epoch {
-			ack.stale, ack.rec.epoch = true, o.rec.epoch
+		if !m.rec.outranks(&o.rec) {
+			ack.stale, ack.rec.epoch, ack.rec.primary = true, o.rec.epoch, o.rec.primary
 			return ack
 		}
 		// Claimed by m.from: this node stops being its primary.
@@ -488,8 +489,8 @@ func (s *Space) onReplicate(m *msg) msg {
 			c.until = time.Now().Add(s.n.cfg.TombstoneTTL).UnixNano()
 		}
 		s.copies[m.id] = c
-	case m.rec.epoch < c.rec.epoch:
-		ack.stale, ack.rec.epoch = true, c.rec.epoch
+	case c.rec.outranks(&m.rec):
+		ack.stale, ack.rec.epoch, ack.rec.primary = true, c.rec.epoch, c.rec.primary
 	}
 	return ack
 }

@@ -49,10 +49,22 @@ type wireRecord struct {
 	props      []byte // EncodeProperties
 }
 
-// newer reports whether r is a later version than o.
-func (r *wireRecord) newer(o *wireRecord) bool {
+// outranks reports whether r's claim beats o's: a higher epoch, or, when
+// two nodes took the session over at once with the same epoch, the
+// greater primary name. Only the claim that outranks every other may
+// write.
+func (r *wireRecord) outranks(o *wireRecord) bool {
 	if r.epoch != o.epoch {
 		return r.epoch > o.epoch
+	}
+	return r.primary > o.primary
+}
+
+// newer reports whether r is a later version than o: a claim that
+// outranks o's, or, under the same claim, a later change.
+func (r *wireRecord) newer(o *wireRecord) bool {
+	if r.epoch != o.epoch || r.primary != o.primary {
+		return r.outranks(o)
 	}
 	if r.seq != o.seq {
 		return r.seq > o.seq
@@ -96,6 +108,7 @@ func (m *msg) encode(b []byte) []byte {
 		b = appendString(b, m.id)
 		b = appendBool(b, m.stale)
 		b = binary.AppendUvarint(b, m.rec.epoch)
+		b = appendString(b, m.rec.primary)
 	case kFetch:
 		b = appendString(b, m.space)
 		b = appendString(b, m.id)
@@ -201,6 +214,7 @@ func decodeMsg(b []byte, maxProps int) (msg, error) {
 		m.id = r.string("session id")
 		m.stale = r.bool("stale")
 		m.rec.epoch = r.uvarint("epoch")
+		m.rec.primary = r.string("primary")
 	case kFetch:
 		m.space = r.string("space")
 		m.id = r.string("session id")
