@@ -55,8 +55,10 @@ type Config struct {
 	// TombstoneTTL is how long an invalidated session is remembered, so
 	// that no older copy brings it back (default 10m).
 	TombstoneTTL time.Duration
-	// RejoinInterval is how often a node that is alone tries Join again
-	// (default 5s).
+	// RejoinInterval is how often a node joins again the members it saw
+	// leave or fail (for a day after), and, while it is alone, the Join
+	// addresses: memberlist forgets failed members, so without this the
+	// two sides of a healed partition would stay apart (default 5s).
 	RejoinInterval time.Duration
 	// Limits bounds the user properties of one session, on save and from
 	// peers (default DefaultLimits).
@@ -68,6 +70,9 @@ type Config struct {
 	// probe tunes failure detection (tests): memberlist's probe interval,
 	// 0 for its LAN default.
 	probe time.Duration
+	// transport, when set, wraps the node's memberlist transport (tests:
+	// partitions).
+	transport func(*memberlist.NetTransport) memberlist.NodeAwareTransport
 }
 
 // DefaultConfig returns the defaults, with no name, key or peers.
@@ -159,6 +164,9 @@ type Node struct {
 	kick    chan struct{} // wakes the flusher
 	members chan struct{} // membership changed: re-replicate
 
+	failedMu sync.Mutex
+	failed   map[string]failedMember // members that left or failed, by name
+
 	closed   atomic.Bool
 	stop     chan struct{}
 	wg       sync.WaitGroup
@@ -187,6 +195,7 @@ func Start(cfg Config) (*Node, error) {
 		spaces:  map[string]*Space{},
 		kick:    make(chan struct{}, 1),
 		members: make(chan struct{}, 1),
+		failed:  map[string]failedMember{},
 		stop:    make(chan struct{}),
 	}
 	var b [8]byte
@@ -216,6 +225,16 @@ func Start(cfg Config) (*Node, error) {
 		mc.SuspicionMult = 2
 		mc.GossipInterval = cfg.probe / 5
 		mc.TCPTimeout = 4 * cfg.probe
+	}
+	if cfg.transport != nil {
+		nt, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{BindAddrs: []string{host}, BindPort: port, Logger: mc.Logger})
+		if err != nil {
+			return nil, fmt.Errorf("failover: listen on %s: %w", cfg.Bind, err)
+		}
+		mc.Transport = cfg.transport(nt)
+		if cfg.Advertise == "" {
+			mc.AdvertisePort = nt.GetAutoBindPort()
+		}
 	}
 	ml, err := memberlist.Create(mc)
 	if err != nil {
@@ -496,26 +515,49 @@ func (n *Node) flushAll(ctx context.Context) {
 	}
 }
 
-// rejoiner joins the configured peers again while this node is alone, as
-// after a partition heals (memberlist does not do it by itself).
+// failedMember is a member that left or failed: where it was, and since
+// when.
+type failedMember struct {
+	addr  string
+	since time.Time
+}
+
+// failedFor is how long a member that left or failed is looked for.
+const failedFor = 24 * time.Hour
+
+// rejoiner joins again, every RejoinInterval, the members that left or
+// failed (a partition looks like a failure from both sides, and
+// memberlist does not look for them again by itself), and the Join
+// addresses while this node is alone.
 func (n *Node) rejoiner() {
 	defer n.wg.Done()
-	if len(n.cfg.Join) == 0 {
-		return
-	}
 	t := time.NewTicker(n.cfg.RejoinInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-n.stop:
 			return
-		case <-t.C:
-			if n.ml.NumMembers() <= 1 {
-				if k, err := n.ml.Join(n.cfg.Join); k > 0 {
-					n.log.Info("cluster: rejoined", "members", n.ml.NumMembers())
-				} else {
-					n.log.Debug("cluster: rejoin failed", "err", err)
+		case now := <-t.C:
+			var addrs []string
+			n.failedMu.Lock()
+			for name, f := range n.failed {
+				if now.Sub(f.since) > failedFor {
+					delete(n.failed, name)
+					continue
 				}
+				addrs = append(addrs, f.addr)
+			}
+			n.failedMu.Unlock()
+			if n.ml.NumMembers() <= 1 {
+				addrs = append(addrs, n.cfg.Join...)
+			}
+			if len(addrs) == 0 {
+				continue
+			}
+			if k, err := n.ml.Join(addrs); k > 0 {
+				n.log.Debug("cluster: rejoin", "reached", k, "members", n.ml.NumMembers())
+			} else {
+				n.log.Debug("cluster: rejoin failed", "err", err)
 			}
 		}
 	}
@@ -565,10 +607,25 @@ func (e *events) changed(what string, m *memberlist.Node) {
 }
 
 // NotifyJoin implements memberlist.EventDelegate.
-func (e *events) NotifyJoin(m *memberlist.Node) { e.changed("member joined", m) }
+func (e *events) NotifyJoin(m *memberlist.Node) {
+	e.failedMu.Lock()
+	delete(e.failed, m.Name)
+	e.failedMu.Unlock()
+	e.changed("member joined", m)
+}
 
-// NotifyLeave implements memberlist.EventDelegate.
-func (e *events) NotifyLeave(m *memberlist.Node) { e.changed("member left", m) }
+// NotifyLeave implements memberlist.EventDelegate. The member is looked
+// for again (see rejoiner): memberlist does not say here whether it
+// failed or left (the Node's State is not updated before the call), and
+// a partition looks like a failure from both sides.
+func (e *events) NotifyLeave(m *memberlist.Node) {
+	if m.Name != e.cfg.Name {
+		e.failedMu.Lock()
+		e.failed[m.Name] = failedMember{addr: m.Address(), since: time.Now()}
+		e.failedMu.Unlock()
+	}
+	e.changed("member left or failed", m)
+}
 
 // NotifyUpdate implements memberlist.EventDelegate: a new boot id means
 // the member restarted with empty memory.
