@@ -12,7 +12,7 @@ import (
 // clientTimeout bounds one client script run.
 const clientTimeout = 60 * time.Second
 
-const installHint = "apt-get install -y python3-websockets node-ws haproxy"
+const installHint = "apt-get install -y python3-websockets node-ws haproxy nginx apache2"
 
 // Debian's interpreters: a python3 earlier on PATH (pyenv) does not see
 // Debian's python3-websockets, and node finds node-ws only in NODE_PATH.

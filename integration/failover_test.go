@@ -38,19 +38,26 @@ func startNode(tb testing.TB, name, keyFile, join string) (*server, string) {
 	return s, cluster
 }
 
-// startHAProxy runs HAProxy on a free loopback port in front of the nodes,
-// routing by the route after the dot of JSESSIONID (the base64 of the
-// node's name) and balancing the rest; a node that is down is skipped.
-// It returns the proxy's address.
-func startHAProxy(tb testing.TB, nodes map[string]*server) string {
-	tb.Helper()
-	requireClient(tb, "HAProxy", nil, "haproxy", "-v")
-	addr, err := freeAddr()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, `global
+// proxyNode is a node behind the proxy: its name, route and address.
+type proxyNode struct{ name, route, addr string }
+
+// sessionProxy is a session-routing proxy from Debian, configured to send
+// a request whose JSESSIONID ends in ".<route>" to that node, the others
+// to any node, and to skip a node that is down.
+type sessionProxy struct {
+	name    string
+	probe   []string                                           // checks that it is installed
+	config  func(listen, dir string, nodes []proxyNode) string // its configuration file
+	command func(cfg, dir string) []string                     // runs it in the foreground
+}
+
+var sessionProxies = []sessionProxy{
+	{
+		name:  "haproxy",
+		probe: []string{"haproxy", "-v"},
+		config: func(listen, _ string, nodes []proxyNode) string {
+			var b strings.Builder
+			fmt.Fprintf(&b, `global
   log stderr format raw local0 warning
 defaults
   mode http
@@ -67,30 +74,139 @@ frontend fe
 backend nodes
   balance roundrobin
   http-request set-var(txn.route) req.cook(JSESSIONID),field(2,.)
-`, addr)
-	for name := range nodes {
-		route := base64.StdEncoding.EncodeToString([]byte(name))
-		fmt.Fprintf(&b, "  use-server %s if { var(txn.route) -m str %s }\n", name, route)
+`, listen)
+			for _, n := range nodes {
+				fmt.Fprintf(&b, "  use-server %s if { var(txn.route) -m str %s }\n", n.name, n.route)
+			}
+			for _, n := range nodes {
+				fmt.Fprintf(&b, "  server %s %s check inter 100ms fall 1 rise 2\n", n.name, n.addr)
+			}
+			return b.String()
+		},
+		command: func(cfg, _ string) []string { return []string{"haproxy", "-db", "-f", cfg} },
+	},
+	{
+		// Open-source nginx has no sticky directive: a map picks the
+		// upstream from the cookie's route, and each node's upstream has
+		// the others as backups.
+		name:  "nginx",
+		probe: []string{"nginx", "-v"},
+		config: func(listen, dir string, nodes []proxyNode) string {
+			var b strings.Builder
+			fmt.Fprintf(&b, `daemon off;
+worker_processes 1;
+pid %[1]s/nginx.pid;
+error_log stderr warn;
+events { worker_connections 256; }
+http {
+  access_log off;
+  client_body_temp_path %[1]s/body;
+  proxy_temp_path %[1]s/proxy;
+  fastcgi_temp_path %[1]s/fastcgi;
+  uwsgi_temp_path %[1]s/uwsgi;
+  scgi_temp_path %[1]s/scgi;
+  map $http_upgrade $connection_upgrade { default upgrade; '' close; }
+  map $cookie_JSESSIONID $ws_route { "~^[^.]+\.(?<r>[A-Za-z0-9+/=_-]+)$" $r; default ""; }
+  map $ws_route $ws_backend {
+    default all;
+`, dir)
+			for _, n := range nodes {
+				fmt.Fprintf(&b, "    %q %s;\n", n.route, n.name)
+			}
+			b.WriteString("  }\n  upstream all {\n")
+			for _, n := range nodes {
+				fmt.Fprintf(&b, "    server %s max_fails=1 fail_timeout=2s;\n", n.addr)
+			}
+			b.WriteString("  }\n")
+			for _, n := range nodes {
+				fmt.Fprintf(&b, "  upstream %s {\n    server %s max_fails=1 fail_timeout=2s;\n", n.name, n.addr)
+				for _, o := range nodes {
+					if o != n {
+						fmt.Fprintf(&b, "    server %s backup;\n", o.addr)
+					}
+				}
+				b.WriteString("  }\n")
+			}
+			fmt.Fprintf(&b, `  server {
+    listen %s;
+    location / {
+      proxy_pass http://$ws_backend;
+      proxy_http_version 1.1;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection $connection_upgrade;
+      proxy_set_header Host $host;
+      proxy_connect_timeout 1s;
+      proxy_read_timeout 1h;
+      proxy_next_upstream error timeout;
+    }
+  }
+}
+`, listen)
+			return b.String()
+		},
+		command: func(cfg, dir string) []string { return []string{"nginx", "-e", "stderr", "-p", dir, "-c", cfg} },
+	},
+	{
+		// Apache's balancer routes on the part of the sticky cookie after
+		// the dot, as Tomcat's jvmRoute, and fails over to another member
+		// when the routed one is in error.
+		name:  "apache",
+		probe: []string{"apache2", "-v"},
+		config: func(listen, dir string, nodes []proxyNode) string {
+			var b strings.Builder
+			fmt.Fprintf(&b, `ServerName localhost
+Listen %s
+PidFile %[2]s/httpd.pid
+DefaultRuntimeDir %[2]s
+Mutex file:%[2]s default
+ErrorLog /dev/stderr
+LogLevel warn
+`, listen, dir)
+			if os.Geteuid() == 0 {
+				b.WriteString("User www-data\nGroup www-data\n")
+			}
+			for _, m := range []string{"mpm_event", "authz_core", "slotmem_shm", "proxy", "proxy_http", "proxy_wstunnel", "proxy_balancer", "lbmethod_byrequests"} {
+				fmt.Fprintf(&b, "LoadModule %s_module /usr/lib/apache2/modules/mod_%s.so\n", m, m)
+			}
+			b.WriteString("<Proxy balancer://nodes>\n")
+			for _, n := range nodes {
+				fmt.Fprintf(&b, "  BalancerMember http://%s route=%s retry=1 connectiontimeout=1 upgrade=websocket\n", n.addr, n.route)
+			}
+			b.WriteString("</Proxy>\nProxyPass / balancer://nodes/ stickysession=JSESSIONID|jsessionid\n")
+			return b.String()
+		},
+		command: func(cfg, _ string) []string { return []string{"apache2", "-f", cfg, "-DFOREGROUND"} },
+	},
+}
+
+// start runs the proxy on a free loopback port in front of nodes and
+// returns its address. It is killed when the test ends.
+func (p sessionProxy) start(tb testing.TB, nodes []proxyNode) string {
+	tb.Helper()
+	requireClient(tb, p.name, nil, p.probe[0], p.probe[1:]...)
+	addr, err := freeAddr()
+	if err != nil {
+		tb.Fatal(err)
 	}
-	for name, s := range nodes {
-		fmt.Fprintf(&b, "  server %s %s check inter 100ms fall 1 rise 2\n", name, s.Addr)
-	}
-	cfg := filepath.Join(tb.TempDir(), "haproxy.cfg")
-	if err := os.WriteFile(cfg, []byte(b.String()), 0o600); err != nil {
+	dir := tb.TempDir()
+	cfg := filepath.Join(dir, p.name+".conf")
+	if err := os.WriteFile(cfg, []byte(p.config(addr, dir, nodes)), 0o644); err != nil {
 		tb.Fatal(err)
 	}
 	out := &syncBuffer{}
-	cmd := exec.Command("haproxy", "-db", "-f", cfg)
+	argv := p.command(cfg, dir)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = out, out
-	killWithParent(cmd)
+	cmd.WaitDelay = 5 * time.Second
+	kill := killGroup(cmd)
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() {
-		_ = cmd.Process.Kill()
+		kill()
 		_ = cmd.Wait()
 		if tb.Failed() {
-			tb.Logf("haproxy log:\n%s", out)
+			tb.Logf("%s log:\n%s", p.name, out)
 		}
 	})
 	deadline := time.Now().Add(startTimeout)
@@ -101,7 +217,7 @@ backend nodes
 			return addr
 		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("haproxy not listening on %s: %v\n%s", addr, err, out)
+			tb.Fatalf("%s not listening on %s: %v\n%s", p.name, addr, err, out)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -149,13 +265,19 @@ func (c *counterConn) ask(tb testing.TB, cmd string) string {
 	return string(b)
 }
 
-// The failover demo, as a user runs it: two nodes in a cluster behind
-// HAProxy, which routes by the JSESSIONID route. The counter's count lives
-// in the HTTP session's user properties; when the node that serves it is
-// killed (SIGKILL), the client reconnects through the proxy to the other
-// node, the count goes on from where it was, and the 101 re-pins the
-// cookie to the new node.
-func TestFailoverThroughHAProxy(t *testing.T) {
+// The failover demo, as a user runs it: two nodes in a cluster behind a
+// proxy (HAProxy, nginx, Apache) that routes by the JSESSIONID route. The
+// counter's count lives in the HTTP session's user properties; when the
+// node that serves it is killed (SIGKILL), the client reconnects through
+// the proxy to the other node, the count goes on from where it was, and
+// the 101 re-pins the cookie to the new node.
+func TestFailoverThroughProxies(t *testing.T) {
+	for _, p := range sessionProxies {
+		t.Run(p.name, func(t *testing.T) { failoverThrough(t, p) })
+	}
+}
+
+func failoverThrough(t *testing.T, p sessionProxy) {
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	keyFile := filepath.Join(t.TempDir(), "cluster.key")
@@ -165,7 +287,10 @@ func TestFailoverThroughHAProxy(t *testing.T) {
 	n1, c1 := startNode(t, "n1", keyFile, "")
 	n2, _ := startNode(t, "n2", keyFile, c1)
 	waitLog(t, n1, `msg="cluster: member joined" node=n1 member=n2`)
-	proxy := startHAProxy(t, map[string]*server{"n1": n1, "n2": n2})
+	proxy := p.start(t, []proxyNode{
+		{"n1", base64.StdEncoding.EncodeToString([]byte("n1")), n1.Addr},
+		{"n2", base64.StdEncoding.EncodeToString([]byte("n2")), n2.Addr},
+	})
 
 	// The page creates the HTTP session.
 	resp, err := http.Get("http://" + proxy + "/samples/")
