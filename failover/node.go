@@ -170,6 +170,7 @@ type Node struct {
 	closed   atomic.Bool
 	stop     chan struct{}
 	wg       sync.WaitGroup
+	received atomic.Uint64 // messages from peers
 	dropped  atomic.Uint64 // messages from peers dropped (inbox full)
 	refused  atomic.Uint64 // messages from peers that did not decode
 	stopOnce sync.Once
@@ -456,6 +457,15 @@ func (n *Node) handle(b []byte) {
 		n.reply(m)
 		return
 	}
+	if m.kind == kBatch {
+		for i := range m.batch {
+			e := &m.batch[i]
+			if out := n.Space(e.space).onReplicate(e); out.stale {
+				n.answer(e, out)
+			}
+		}
+		return
+	}
 	s := n.Space(m.space)
 	var out msg
 	switch m.kind {
@@ -464,6 +474,11 @@ func (n *Node) handle(b []byte) {
 	case kFetch:
 		out = s.onFetch(&m)
 	}
+	n.answer(&m, out)
+}
+
+// answer sends out, the answer to m, to m's sender.
+func (n *Node) answer(m *msg, out msg) {
 	// No reply to a message that asked for none, except to tell a
 	// primary that another node took its session over.
 	if out.kind == 0 || m.req == 0 && !(out.kind == kAck && out.stale) {
@@ -575,6 +590,7 @@ func (d *delegate) NodeMeta(limit int) []byte {
 // queued for the workers (memberlist reuses the buffer, and must not be
 // held up); when the queue is full it is dropped and counted.
 func (d *delegate) NotifyMsg(b []byte) {
+	d.received.Add(1)
 	select {
 	case d.inbox <- bytes.Clone(b):
 	default:

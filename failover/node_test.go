@@ -164,6 +164,31 @@ func TestSaveWriteBehind(t *testing.T) {
 	}
 }
 
+// Write-behind changes travel in batches: one message per backup for
+// everything that changed since the last flush, not one per session.
+func TestFlushBatches(t *testing.T) {
+	nodes := startNodes(t, 2, nil)
+	a, b := nodes[0], nodes[1]
+	before := b.received.Load()
+	sp := a.Space("/app")
+	const sessions = 300
+	for i := range sessions {
+		if _, err := sp.Save(record(fmt.Sprint("b", i), i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sp.Flush()
+	eventually(t, 10*time.Second, func() bool {
+		s := b.Space("/app")
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.copies) == sessions
+	}, func() string { return "the backup did not get every session" })
+	if n := b.received.Load() - before; n > 10 {
+		t.Fatalf("%d sessions took %d messages", sessions, n)
+	}
+}
+
 // The old primary's write-through save fails with ErrStale once another
 // node claimed the session, and the claim's data wins.
 func TestClaimFencesOldPrimary(t *testing.T) {
@@ -348,6 +373,10 @@ func FuzzDecodeMsg(f *testing.F) {
 		{kind: kAck, req: 1, from: "n2", space: "/a", id: "x", stale: true, rec: wireRecord{epoch: 4, primary: "n2"}},
 		{kind: kFetch, req: 7, from: "n3", space: "/a", id: "y"},
 		{kind: kFetched, req: 7, from: "n3", space: "/a", id: "y", found: true, rec: wireRecord{tomb: true}},
+		{kind: kBatch, from: "n1", batch: []msg{
+			{kind: kReplicate, from: "n1", space: "/a", id: "p", rec: wireRecord{epoch: 1, seq: 2, primary: "n1", props: []byte{1, 0}}},
+			{kind: kReplicate, from: "n1", space: "/b", id: "q", rec: wireRecord{epoch: 3, tomb: true}},
+		}},
 	} {
 		f.Add(m.encode(nil))
 	}
@@ -366,10 +395,16 @@ func FuzzDecodeMsg(f *testing.F) {
 	})
 }
 
-// normal makes empty and nil props compare equal.
+// normal makes empty and nil props (and batches) compare equal.
 func normal(m msg) msg {
 	if len(m.rec.props) == 0 {
 		m.rec.props = nil
+	}
+	if len(m.batch) == 0 {
+		m.batch = nil
+	}
+	for i := range m.batch {
+		m.batch[i] = normal(m.batch[i])
 	}
 	return m
 }

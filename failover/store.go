@@ -281,7 +281,8 @@ func (s *Space) decode(b []byte) (map[string]any, error) {
 }
 
 // backups returns the members that hold copies of id: the first
-// Config.Backups other members by rendezvous hashing.
+// Config.Backups other members by rendezvous hashing. It takes no lock of
+// s.
 func (s *Space) backups(id string) []*memberlist.Node {
 	order := s.candidates(id)
 	return order[:min(len(order), s.n.cfg.Backups)]
@@ -401,36 +402,60 @@ func (s *Space) loseLocked(id string) {
 	s.n.log.Info("cluster: session taken over by another node", "space", s.name, "session", short(id))
 }
 
+// batchBytes is about the most record bytes one batch carries.
+const batchBytes = 1 << 20
+
 // flush sends the changed sessions to their backups (write-behind; no
-// acknowledgement awaited, a backup that holds a newer epoch answers
-// stale by itself).
+// acknowledgement awaited, a backup that holds a claim that outranks the
+// sender's answers stale by itself), in one batch per backup, or a few
+// when they are large.
 func (s *Space) flush(ctx context.Context) {
-	type item struct {
-		id  string
-		rec wireRecord
+	type dest struct {
+		node    *memberlist.Node
+		entries []msg
+		size    int
 	}
-	var batch []item
+	dests := map[string]*dest{}
+	var order []*dest
 	now := time.Now().UnixNano()
 	s.mu.Lock()
 	for id, o := range s.own {
 		if o.dirty {
 			o.dirty = false
-			batch = append(batch, item{id, o.rec})
+			m := msg{kind: kReplicate, space: s.name, id: id, rec: o.rec}
+			for _, b := range s.backups(id) {
+				d := dests[b.Name]
+				if d == nil {
+					d = &dest{node: b}
+					dests[b.Name] = d
+					order = append(order, d)
+				}
+				d.entries = append(d.entries, m)
+			}
 		}
 		if o.rec.tomb && now > o.until && !o.dirty {
 			delete(s.own, id)
 		}
 	}
 	s.mu.Unlock()
-	for _, it := range batch {
-		if ctx.Err() != nil {
-			s.markDirty(it.id)
-			continue
-		}
-		for _, b := range s.backups(it.id) {
-			if err := s.n.send(b, &msg{kind: kReplicate, space: s.name, id: it.id, rec: it.rec}); err != nil {
-				s.n.log.Debug("cluster: replicate failed; retrying", "to", b.Name, "err", err)
-				s.markDirty(it.id)
+	for _, d := range order {
+		for len(d.entries) > 0 {
+			n, size := 0, 0
+			for n < len(d.entries) && n < maxBatch && (n == 0 || size+len(d.entries[n].rec.props) <= batchBytes) {
+				size += len(d.entries[n].rec.props)
+				n++
+			}
+			part := d.entries[:n]
+			d.entries = d.entries[n:]
+			err := ctx.Err()
+			if err == nil {
+				err = s.n.send(d.node, &msg{kind: kBatch, batch: part})
+			}
+			if err != nil {
+				s.n.log.Debug("cluster: replicate failed; retrying", "to", d.node.Name, "records", len(part), "err", err)
+				for i := range part {
+					s.markDirty(part[i].id)
+				}
 			}
 		}
 	}

@@ -18,11 +18,13 @@ const (
 	kAck                       // backup → primary: the answer to a replicate (unasked when stale)
 	kFetch                     // any node → the others: who holds this record?
 	kFetched                   // the answer to a fetch
+	kBatch                     // primary → backup: several replicates, no answer unless stale
 )
 
 // Limits of a message from a peer, checked before anything is allocated.
 const (
 	maxNameBytes = 1024 // node, space and session names
+	maxBatch     = 4096 // records in one batch
 )
 
 // msg is one data-plane message. Which fields mean something depends on
@@ -35,7 +37,8 @@ type msg struct {
 	id    string // HTTP session id
 	rec   wireRecord
 	found bool  // fetched: the sender holds the record
-	stale bool  // ack: the sender holds a newer epoch (rec.epoch is it)
+	stale bool  // ack: the sender holds a claim that outranks (rec.epoch and rec.primary are it)
+	batch []msg // batch: the replicates (kind kReplicate, from set)
 	err   error // not on the wire: the request could not be sent to from
 }
 
@@ -91,18 +94,13 @@ func (m *msg) encode(b []byte) []byte {
 	b = appendString(b, m.from)
 	switch m.kind {
 	case kReplicate, kFetched:
-		b = appendString(b, m.space)
-		b = appendString(b, m.id)
 		b = appendBool(b, m.found)
-		r := &m.rec
-		b = binary.AppendUvarint(b, r.epoch)
-		b = binary.AppendUvarint(b, r.seq)
-		b = appendString(b, r.primary)
-		b = binary.AppendVarint(b, r.expires)
-		b = binary.AppendVarint(b, r.timeout)
-		b = appendBool(b, r.tomb)
-		b = binary.AppendUvarint(b, uint64(len(r.props)))
-		b = append(b, r.props...)
+		b = m.appendEntry(b)
+	case kBatch:
+		b = binary.AppendUvarint(b, uint64(len(m.batch)))
+		for i := range m.batch {
+			b = m.batch[i].appendEntry(b)
+		}
 	case kAck:
 		b = appendString(b, m.space)
 		b = appendString(b, m.id)
@@ -114,6 +112,35 @@ func (m *msg) encode(b []byte) []byte {
 		b = appendString(b, m.id)
 	}
 	return b
+}
+
+// appendEntry appends a record and its names.
+func (m *msg) appendEntry(b []byte) []byte {
+	b = appendString(b, m.space)
+	b = appendString(b, m.id)
+	r := &m.rec
+	b = binary.AppendUvarint(b, r.epoch)
+	b = binary.AppendUvarint(b, r.seq)
+	b = appendString(b, r.primary)
+	b = binary.AppendVarint(b, r.expires)
+	b = binary.AppendVarint(b, r.timeout)
+	b = appendBool(b, r.tomb)
+	b = binary.AppendUvarint(b, uint64(len(r.props)))
+	return append(b, r.props...)
+}
+
+// readEntry reads what appendEntry wrote into m.
+func (r *reader) readEntry(m *msg, maxProps int) {
+	m.space = r.string("space")
+	m.id = r.string("session id")
+	rec := &m.rec
+	rec.epoch = r.uvarint("epoch")
+	rec.seq = r.uvarint("seq")
+	rec.primary = r.string("primary")
+	rec.expires = r.varint("expiry")
+	rec.timeout = r.varint("timeout")
+	rec.tomb = r.bool("tombstone")
+	rec.props = r.bytes("properties", maxProps)
 }
 
 // reader decodes a message from a peer, remembering the first error.
@@ -198,17 +225,22 @@ func decodeMsg(b []byte, maxProps int) (msg, error) {
 	m.from = r.string("sender")
 	switch m.kind {
 	case kReplicate, kFetched:
-		m.space = r.string("space")
-		m.id = r.string("session id")
 		m.found = r.bool("found")
-		rec := &m.rec
-		rec.epoch = r.uvarint("epoch")
-		rec.seq = r.uvarint("seq")
-		rec.primary = r.string("primary")
-		rec.expires = r.varint("expiry")
-		rec.timeout = r.varint("timeout")
-		rec.tomb = r.bool("tombstone")
-		rec.props = r.bytes("properties", maxProps)
+		r.readEntry(&m, maxProps)
+	case kBatch:
+		// An entry takes at least 10 bytes: the count cannot promise
+		// more entries than the bytes left hold.
+		n := r.uvarint("batch length")
+		if n > maxBatch || n > uint64(len(r.b))/10 {
+			r.fail("batch length")
+			break
+		}
+		m.batch = make([]msg, n)
+		for i := range m.batch {
+			e := &m.batch[i]
+			e.kind, e.from = kReplicate, m.from
+			r.readEntry(e, maxProps)
+		}
 	case kAck:
 		m.space = r.string("space")
 		m.id = r.string("session id")
