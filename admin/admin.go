@@ -55,6 +55,8 @@ type Collector struct {
 	connections, handshakes                     *prometheus.Desc
 	open, sessions, msgsIn, msgsOut             *prometheus.Desc
 	bytesIn, bytesOut, closes, workers, busy, q *prometheus.Desc
+
+	members, primaries, copies, restores, repFails, peerMsgs *prometheus.Desc
 }
 
 // NewCollector returns a collector of src's statistics.
@@ -77,13 +79,20 @@ func NewCollector(src Source) *Collector {
 		workers:     d("executor_workers", "Executor workers running.", ctx...),
 		busy:        d("executor_busy_workers", "Executor workers running a callback.", ctx...),
 		q:           d("executor_queued_sessions", "Sessions waiting for an executor worker.", ctx...),
+		members:     d("cluster_members", "Live cluster members, this node included."),
+		primaries:   d("cluster_sessions_served", "Replicated HTTP sessions this node serves (is the primary of)."),
+		copies:      d("cluster_session_copies", "Copies of other nodes' HTTP sessions held here (backups, tombstones)."),
+		restores:    d("cluster_restores_total", "HTTP sessions looked for on the other nodes, by result (found, missing).", "result"),
+		repFails:    d("cluster_replication_failures_total", "Replications that did not reach a backup (write-behind: sent again; write-through: Set returned an error)."),
+		peerMsgs:    d("cluster_peer_messages_total", "Messages from other nodes, by outcome (received, dropped: the node was behind, refused: did not decode).", "outcome"),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.connections, c.handshakes, c.open, c.sessions, c.msgsIn, c.msgsOut,
-		c.bytesIn, c.bytesOut, c.closes, c.workers, c.busy, c.q} {
+		c.bytesIn, c.bytesOut, c.closes, c.workers, c.busy, c.q,
+		c.members, c.primaries, c.copies, c.restores, c.repFails, c.peerMsgs} {
 		ch <- d
 	}
 }
@@ -114,5 +123,16 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.workers, float64(cs.Workers), cs.Path)
 		gauge(c.busy, float64(cs.BusyWorkers), cs.Path)
 		gauge(c.q, float64(cs.Queued), cs.Path)
+	}
+	if cl := st.Cluster; cl != nil {
+		gauge(c.members, float64(cl.Members))
+		gauge(c.primaries, float64(cl.Primaries))
+		gauge(c.copies, float64(cl.Copies))
+		counter(c.restores, cl.Restored, "found")
+		counter(c.restores, cl.Missing, "missing")
+		counter(c.repFails, cl.ReplicationFailures)
+		counter(c.peerMsgs, cl.Received, "received")
+		counter(c.peerMsgs, cl.Dropped, "dropped")
+		counter(c.peerMsgs, cl.Refused, "refused")
 	}
 }

@@ -1,6 +1,7 @@
 package container
 
 import (
+	"github.com/wsc-dev/wsc/failover"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,8 @@ type Stats struct {
 	Handshakes map[int]uint64
 	// Contexts holds one entry per web context, by path.
 	Contexts []ContextStats
+	// Cluster holds the cluster node's figures (Config.Cluster), or nil.
+	Cluster *failover.Stats
 }
 
 // ContextStats are the counters of one web context.
@@ -93,6 +96,10 @@ func (h *handshakeCounters) add(status int) {
 // Stats returns a snapshot of the container's counters.
 func (c *Container) Stats() Stats {
 	st := Stats{Connections: int(c.conns.Load()), Handshakes: map[int]uint64{}}
+	if c.cfg.Cluster != nil {
+		cs := c.cfg.Cluster.Stats()
+		st.Cluster = &cs
+	}
 	c.hsCount.mu.Lock()
 	for k, v := range c.hsCount.byStatus {
 		st.Handshakes[k] = v

@@ -171,6 +171,9 @@ type Node struct {
 	stop     chan struct{}
 	wg       sync.WaitGroup
 	received atomic.Uint64 // messages from peers
+	restored atomic.Uint64 // Restores that found the session
+	missing  atomic.Uint64 // Restores that found nothing
+	repFails atomic.Uint64 // replications that failed (retried, or returned by SaveSync)
 	dropped  atomic.Uint64 // messages from peers dropped (inbox full)
 	refused  atomic.Uint64 // messages from peers that did not decode
 	stopOnce sync.Once
@@ -322,6 +325,46 @@ func (n *Node) kill() {
 	n.stopOnce.Do(func() { close(n.stop) })
 	_ = n.ml.Shutdown()
 	n.wg.Wait()
+}
+
+// Stats are a node's figures, for monitoring.
+type Stats struct {
+	// Members is the number of live members, this node included (gauge).
+	Members int
+	// Primaries is the number of sessions this node serves, and Copies
+	// the number of other nodes' sessions it holds a copy of (gauges;
+	// tombstones included).
+	Primaries, Copies int
+	// Restored and Missing count the restores that found the session and
+	// those that found nothing.
+	Restored, Missing uint64
+	// ReplicationFailures counts replications that did not reach a
+	// backup: a write-behind batch that will be sent again, or a
+	// write-through save that returned an error.
+	ReplicationFailures uint64
+	// Received counts the messages from peers; Dropped those dropped
+	// because the node was behind; Refused those that did not decode.
+	Received, Dropped, Refused uint64
+}
+
+// Stats returns the node's figures.
+func (n *Node) Stats() Stats {
+	st := Stats{
+		Members:             n.ml.NumMembers(),
+		Restored:            n.restored.Load(),
+		Missing:             n.missing.Load(),
+		ReplicationFailures: n.repFails.Load(),
+		Received:            n.received.Load(),
+		Dropped:             n.dropped.Load(),
+		Refused:             n.refused.Load(),
+	}
+	for _, s := range n.allSpaces() {
+		s.mu.Lock()
+		st.Primaries += len(s.own)
+		st.Copies += len(s.copies)
+		s.mu.Unlock()
+	}
+	return st
 }
 
 // Space returns the store of one web context (named by its path). Spaces

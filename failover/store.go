@@ -92,7 +92,11 @@ func (s *Space) SaveSync(ctx context.Context, r Record) (skipped []string, err e
 	if err != nil {
 		return skipped, err
 	}
-	return skipped, s.replicate(ctx, r.ID, rec)
+	if err := s.replicate(ctx, r.ID, rec); err != nil {
+		s.n.repFails.Add(1)
+		return skipped, err
+	}
+	return skipped, nil
 }
 
 // Touch records an HTTP request of a session this node serves: its
@@ -221,8 +225,10 @@ func (s *Space) Restore(ctx context.Context, id string) (Record, bool, error) {
 	}
 	now := time.Now().UnixNano()
 	if best == nil || best.tomb || (best.expires != 0 && now > best.expires) {
+		s.n.missing.Add(1)
 		return Record{}, false, askErr
 	}
+	s.n.restored.Add(1)
 
 	// Claim it: a higher epoch, this node as primary, sent to the new
 	// backups and to the old primary, which stops replicating it.
@@ -452,6 +458,7 @@ func (s *Space) flush(ctx context.Context) {
 				err = s.n.send(d.node, &msg{kind: kBatch, batch: part})
 			}
 			if err != nil {
+				s.n.repFails.Add(1)
 				s.n.log.Debug("cluster: replicate failed; retrying", "to", d.node.Name, "records", len(part), "err", err)
 				for i := range part {
 					s.markDirty(part[i].id)

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -356,6 +357,14 @@ func failoverThrough(t *testing.T, p sessionProxy) {
 		t.Fatalf("%s did not log the restore:\n%s", other, nodes[other].Log())
 	}
 
+	// Its metrics tell the restore and the cluster's size.
+	metrics := scrape(t, nodes[other])
+	for _, want := range []string{`wsc_cluster_restores_total{result="found"} 1`, `wsc_cluster_sessions_served 1`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("%s's metrics lack %s:\n%s", other, want, grepLines(metrics, "wsc_cluster"))
+		}
+	}
+
 	// The re-pinned cookie goes straight to the surviving node, which
 	// holds the session now: no second restore.
 	c3, err := dialCounter(t, proxy, "JSESSIONID="+id+"."+wantRoute)
@@ -377,4 +386,37 @@ func waitLog(tb testing.TB, s *server, want string) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// scrape returns s's /metrics, from the admin address it logged.
+func scrape(tb testing.TB, s *server) string {
+	tb.Helper()
+	log := s.Log()
+	const mark = `msg="admin serving" addr=`
+	i := strings.Index(log, mark)
+	if i < 0 {
+		tb.Fatalf("no admin address in the log:\n%s", log)
+	}
+	addr, _, _ := strings.Cut(log[i+len(mark):], " ")
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return string(b)
+}
+
+// grepLines returns the lines of text that contain sub.
+func grepLines(text, sub string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

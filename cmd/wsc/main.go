@@ -54,6 +54,7 @@ func main() {
 	loopReads := flag.Bool("loop-reads", false, "keep open sessions on gnet's event loops instead of handing them to the pollers (for comparison)")
 	clusterBind := flag.String("cluster", "", "host:port of this node's cluster (memberlist) listener: replicates the HTTP sessions and user properties of the contexts with distributed user properties; empty: no cluster")
 	clusterJoin := flag.String("join", "", "comma-separated host:port cluster listeners of other nodes to join (and rejoin after a partition)")
+	clusterBackups := flag.Int("backups", 1, "with -cluster: how many other nodes hold a copy of each HTTP session")
 	clusterKey := flag.String("cluster-key", "", "file holding the cluster's key, base64 of 16, 24 or 32 random bytes (e.g. head -c 32 /dev/urandom | base64); required with -cluster")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: wsc [flags]\n       wsc check FILE...\n\nflags:\n")
@@ -79,7 +80,7 @@ func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	cfg := container.Config{Addr: *listen, Logger: log, ServerName: *name, Route: *route, EventLoops: *eventLoops, LoopReads: *loopReads}
 	if *clusterBind != "" {
-		node, err := startCluster(*clusterBind, *clusterJoin, *clusterKey, cmp.Or(*name, hostname()), log)
+		node, err := startCluster(*clusterBind, *clusterJoin, *clusterKey, cmp.Or(*name, hostname()), *clusterBackups, log)
 		if err != nil {
 			log.Error("wsc stopped", "err", err)
 			os.Exit(2)
@@ -123,8 +124,9 @@ func check(files []string, stdout, stderr io.Writer) int {
 }
 
 // startCluster starts this node's cluster member: name is its node name,
-// keyFile holds the key in base64.
-func startCluster(bind, join, keyFile, name string, log *slog.Logger) (*failover.Node, error) {
+// keyFile holds the key in base64, backups is how many copies each
+// session has.
+func startCluster(bind, join, keyFile, name string, backups int, log *slog.Logger) (*failover.Node, error) {
 	if keyFile == "" {
 		return nil, errors.New("-cluster needs -cluster-key: cluster traffic is always encrypted")
 	}
@@ -136,7 +138,10 @@ func startCluster(bind, join, keyFile, name string, log *slog.Logger) (*failover
 	if err != nil {
 		return nil, fmt.Errorf("-cluster-key %s: not base64: %w", keyFile, err)
 	}
-	cfg := failover.Config{Name: name, Bind: bind, Key: key, Logger: log}
+	if backups < 1 {
+		return nil, fmt.Errorf("-backups %d: at least one", backups)
+	}
+	cfg := failover.Config{Name: name, Bind: bind, Key: key, Backups: backups, Logger: log}
 	for _, p := range strings.Split(join, ",") {
 		if p = strings.TrimSpace(p); p != "" {
 			cfg.Join = append(cfg.Join, p)
