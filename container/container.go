@@ -228,6 +228,8 @@ func (c *Container) Deploy(wc WebContext) error {
 			continue
 		case ep.New == nil:
 			problems = append(problems, fmt.Sprintf("endpoint %q: New is nil", ep.Path))
+		case ep.Inline && ctx.sessions.rep != nil && ctx.settings.WriteThrough:
+			problems = append(problems, fmt.Sprintf("endpoint %q: Inline with write-through distributed user properties: a Set would wait for the cluster on the event loop", ep.Path))
 		}
 		tmpl, err := endpoint.ParseTemplate(ep.Path)
 		if err != nil {

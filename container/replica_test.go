@@ -245,3 +245,29 @@ func waitForgotten(t *testing.T, c *Container, id string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// An inline endpoint cannot deploy in a context whose user properties are
+// replicated write-through: its Set would wait on the event loop.
+func TestInlineWriteThroughRefused(t *testing.T) {
+	n, err := failover.Start(failover.Config{Name: "solo", Bind: "127.0.0.1:0", Key: []byte("0123456789abcdef"),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close(context.Background())
+	st := echoSettings()
+	st.DistributedUserProperties, st.WriteThrough = true, true
+	c := New(Config{Addr: "127.0.0.1:0", Cluster: n})
+	err = c.Deploy(WebContext{Path: "/app", Settings: st, Endpoints: []*endpoint.ServerConfig{
+		{Path: "/fast", Inline: true, New: func() endpoint.Endpoint { return openFunc(func(endpoint.Session) {}) }},
+	}})
+	if err == nil || !strings.Contains(err.Error(), `endpoint "/fast": Inline with write-through`) {
+		t.Fatalf("deploy: %v", err)
+	}
+	st.WriteThrough = false
+	if err := c.Deploy(WebContext{Path: "/app", Settings: st, Endpoints: []*endpoint.ServerConfig{
+		{Path: "/fast", Inline: true, New: func() endpoint.Endpoint { return openFunc(func(endpoint.Session) {}) }},
+	}}); err != nil {
+		t.Fatalf("write-behind: %v", err)
+	}
+}
