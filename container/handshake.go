@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"net"
 	"net/http"
 	"net/netip"
@@ -331,11 +330,13 @@ func (h *handshaker) beforeUpgrade() (ws.HandshakeHeader, error) {
 	}
 	// On an executor: the HTTP session may have to come from the cluster.
 	var hdr http.Header
+	var repinned *httpSession
 	if v := sessionCookie(res.cookies); v != "" && h.s.httpSess == nil {
 		st := res.ep.ctx.sessions
 		if hs := st.find(v); hs != nil {
 			h.s.httpSess = hs
 			if hs.moved.Swap(false) {
+				repinned = hs
 				hdr = http.Header{"Set-Cookie": {st.cookie(hs)}} // re-pinned to this node
 			}
 		}
@@ -343,13 +344,20 @@ func (h *handshaker) beforeUpgrade() (ws.HandshakeHeader, error) {
 	if cf != nil {
 		more, rej := h.s.configure(cf, h.req, res)
 		if rej != nil {
+			if repinned != nil {
+				repinned.moved.Store(true) // for the next response
+			}
 			h.rejection = rej
 			return nil, h.rejection
 		}
 		if hdr == nil {
 			hdr = more
 		} else {
-			maps.Copy(hdr, more)
+			for k, vs := range more {
+				for _, v := range vs {
+					hdr.Add(k, v) // the Configurator's cookies too
+				}
+			}
 		}
 	}
 	if len(hdr) == 0 {

@@ -41,9 +41,8 @@ type httpSession struct {
 	boundMu sync.Mutex
 	bound   map[*session]struct{} // the open WebSocket sessions authenticated in it
 
-	moved      atomic.Bool    // restored from the cluster: the next response re-pins the cookie's route
-	warnedSkip atomic.Bool    // a warning about values that are not replicable was logged
-	saved      map[string]any // the user properties last replicated; under wsProps' change order
+	moved      atomic.Bool // restored from the cluster: the next response re-pins the cookie's route
+	warnedSkip atomic.Bool // a warning about values that are not replicable was logged
 }
 
 func (h *httpSession) ID() string                       { return h.id }
@@ -213,6 +212,13 @@ func (st *sessionStore) create() *httpSession {
 	return h
 }
 
+// holds reports whether h is the session st holds under its id.
+func (st *sessionStore) holds(h *httpSession) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.m[h.id] == h
+}
+
 func (st *sessionStore) remove(id string) {
 	st.mu.Lock()
 	delete(st.m, id)
@@ -295,7 +301,7 @@ func (st *sessionStore) touch(header []string) *httpSession {
 		h.last.Store(now.UnixNano())
 		h.isNew.Store(false)
 		if st.rep != nil {
-			st.rep.space.Touch(h.id, now)
+			st.rep.space.Touch(h.id, now, h.MaxInactiveInterval())
 		}
 	}
 	return h

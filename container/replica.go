@@ -3,9 +3,9 @@ package container
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
-	"reflect"
 	"sync"
 	"time"
 
@@ -47,12 +47,49 @@ type replica struct {
 	log          *slog.Logger
 	restoring    chan struct{} // semaphore of maxRestores
 
-	missMu sync.Mutex
-	misses map[string]time.Time // ids no node held: when
+	missMu      sync.Mutex
+	misses      map[string]time.Time // ids no node held: when
+	windowStart time.Time            // of the current second of restores
+	inWindow    int                  // restores started in it
+	lastRefusal time.Time            // last warning about a refused restore
 }
 
 func newReplica(space *failover.Space, writeThrough bool, log *slog.Logger) *replica {
 	return &replica{space: space, writeThrough: writeThrough, log: log, restoring: make(chan struct{}, maxRestores), misses: map[string]time.Time{}}
+}
+
+// maxRestoresPerSecond bounds the restores a context starts each second:
+// cookies are the client's to invent, and each restore asks every node.
+const maxRestoresPerSecond = 200
+
+// allowRestore counts a restore against the context's rate.
+func (rep *replica) allowRestore() bool {
+	rep.missMu.Lock()
+	now := time.Now()
+	if now.Sub(rep.windowStart) >= time.Second {
+		rep.windowStart, rep.inWindow = now, 0
+	}
+	rep.inWindow++
+	ok := rep.inWindow <= maxRestoresPerSecond
+	rep.missMu.Unlock()
+	if !ok {
+		rep.refused("more than %d HTTP session restores a second; starting without the session", maxRestoresPerSecond)
+	}
+	return ok
+}
+
+// refused logs a restore that was not attempted, at most every 10s.
+func (rep *replica) refused(format string, args ...any) {
+	rep.missMu.Lock()
+	now := time.Now()
+	quiet := now.Sub(rep.lastRefusal) < 10*time.Second
+	if !quiet {
+		rep.lastRefusal = now
+	}
+	rep.missMu.Unlock()
+	if !quiet {
+		rep.log.Warn(fmt.Sprintf(format, args...))
+	}
 }
 
 // missed reports whether id was looked for in vain lately.
@@ -85,26 +122,39 @@ func (st *sessionStore) forgetLost() {
 	st.rep.space.OnLost(func(id string) { st.remove(id) })
 }
 
-// attach makes h's user properties replicated and saves h (before h is
-// in the store: no change can race with this first save).
+// attach makes h's user properties replicated and saves h. h is not in
+// the store yet: no change can race with this first save.
 func (rep *replica) attach(h *httpSession) {
 	h.wsProps.OnChange(func(snap map[string]any) error { return rep.save(h, snap) })
-	_ = rep.save(h, h.wsProps.Snapshot())
+	_ = rep.saveNew(h)
+}
+
+// saveNew saves a session this node just created.
+func (rep *replica) saveNew(h *httpSession) error {
+	_, err := rep.space.Save(failover.Record{ID: h.id, Timeout: h.MaxInactiveInterval(), LastAccess: h.LastAccessedTime()})
+	rep.space.Flush()
+	return err
 }
 
 // perConnection are the user properties that describe one connection.
 var perConnection = []string{endpoint.PropRemoteAddr, endpoint.PropRemoteHost, endpoint.PropRemotePort}
 
-// save saves h with the user properties props, unless they are what was
-// saved last (a change of the per-connection keys only, or a Set of the
-// same value). Its calls for one session do not overlap (see
+// errSessionEnded: a change to the user properties of an HTTP session
+// that was invalidated, or that another node took over, is not
+// replicated (it would bring the session back).
+var errSessionEnded = errors.New("container: the HTTP session was invalidated or moved to another node: user properties not replicated")
+
+// save saves h with the user properties props (the space skips a save
+// that changes nothing, such as a change of the per-connection keys
+// only). Its calls for one session do not overlap (see
 // endpoint.Properties.OnChange).
 func (rep *replica) save(h *httpSession, props map[string]any) error {
+	if h.invalid.Load() || !h.sessions.holds(h) {
+		rep.log.Warn("user property set after its HTTP session ended or moved to another node: not replicated", "session", shortID(h.id))
+		return errSessionEnded
+	}
 	for _, k := range perConnection {
 		delete(props, k)
-	}
-	if h.saved != nil && reflect.DeepEqual(props, h.saved) {
-		return nil
 	}
 	r := failover.Record{ID: h.id, Timeout: h.MaxInactiveInterval(), LastAccess: h.LastAccessedTime(), Props: props}
 	var skipped []string
@@ -120,7 +170,6 @@ func (rep *replica) save(h *httpSession, props map[string]any) error {
 	}
 	switch {
 	case err == nil:
-		h.saved = props
 	case errors.Is(err, failover.ErrExpired):
 		rep.log.Warn("user property set after its HTTP session expired: not replicated", "err", err)
 	default:
@@ -137,11 +186,14 @@ func (st *sessionStore) restore(id string) *httpSession {
 	if rep.missed(id) {
 		return nil
 	}
+	if !rep.allowRestore() {
+		return nil
+	}
 	select {
 	case rep.restoring <- struct{}{}:
 		defer func() { <-rep.restoring }()
 	default:
-		rep.log.Warn("too many HTTP session restores under way; starting without the session")
+		rep.refused("too many HTTP session restores under way; starting without the session")
 		return nil
 	}
 	r, ok, err := rep.space.Restore(context.Background(), id)
@@ -169,7 +221,6 @@ func (st *sessionStore) restore(id string) *httpSession {
 	for k, v := range maps.All(r.Props) {
 		_ = h.wsProps.Set(k, v)
 	}
-	h.saved = r.Props
 	h.wsProps.OnChange(func(snap map[string]any) error { return rep.save(h, snap) })
 	st.m[id] = h
 	rep.log.Info("HTTP session restored from the cluster", "session", shortID(id), "properties", len(r.Props))

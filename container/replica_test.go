@@ -26,27 +26,9 @@ import (
 // property "n" (an int), and "get" reads it.
 func clusterPair(t *testing.T, writeThrough bool) (c1, c2 *Container) {
 	t.Helper()
-	key := []byte("0123456789abcdef")
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	var nodes []*failover.Node
-	for i, name := range []string{"a", "b"} {
-		cfg := failover.Config{Name: name, Bind: "127.0.0.1:0", Key: key, Logger: quiet}
-		if i > 0 {
-			cfg.Join = []string{nodes[0].Addr()}
-		}
-		n, err := failover.Start(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		nodes = append(nodes, n)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for len(nodes[0].Members()) != 2 || len(nodes[1].Members()) != 2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the nodes did not join: %v %v", nodes[0].Members(), nodes[1].Members())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	a, b := twoNodes(t, nil)
+	nodes := []*failover.Node{a, b}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, endpoint.GetHTTPSession(r, true).ID())
@@ -74,13 +56,12 @@ func clusterPair(t *testing.T, writeThrough bool) (c1, c2 *Container) {
 		})
 	}}
 	var cs []*Container
-	for i, n := range nodes {
+	for _, n := range nodes {
 		st := echoSettings()
 		st.DistributedUserProperties, st.WriteThrough = true, writeThrough
 		c, _ := startContext(t, Config{ServerName: n.Name(), Cluster: n, Logger: quiet},
 			WebContext{Path: "/app", Settings: st, Handler: mux, Endpoints: []*endpoint.ServerConfig{counter}})
 		cs = append(cs, c)
-		t.Cleanup(func() { _ = nodes[i].Close(context.Background()) })
 	}
 	return cs[0], cs[1]
 }

@@ -67,6 +67,9 @@ func (p *Properties) change(f func()) error {
 	f()
 	snap, fn := maps.Clone(p.m), p.onChange
 	p.mu.Unlock()
+	if fn == nil { // removed meanwhile
+		return nil
+	}
 	if snap == nil {
 		snap = map[string]any{}
 	}

@@ -52,6 +52,10 @@ type Config struct {
 	// FlushInterval is how long a write-behind change may wait before it
 	// is sent (default 200ms).
 	FlushInterval time.Duration
+	// ResendInterval is how often every session this node serves is sent
+	// to its backups again, changed or not: it repairs what a backup
+	// dropped or missed (default 1m).
+	ResendInterval time.Duration
 	// TombstoneTTL is how long an invalidated session is remembered, so
 	// that no older copy brings it back (default 10m).
 	TombstoneTTL time.Duration
@@ -84,6 +88,7 @@ func DefaultConfig() Config {
 		AckTimeout:     2 * time.Second,
 		FetchTimeout:   2 * time.Second,
 		FlushInterval:  200 * time.Millisecond,
+		ResendInterval: time.Minute,
 		TombstoneTTL:   10 * time.Minute,
 		RejoinInterval: 5 * time.Second,
 		Limits:         DefaultLimits(),
@@ -113,6 +118,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.FlushInterval <= 0 {
 		c.FlushInterval = d.FlushInterval
+	}
+	if c.ResendInterval <= 0 {
+		c.ResendInterval = d.ResendInterval
 	}
 	if c.TombstoneTTL <= 0 {
 		c.TombstoneTTL = d.TombstoneTTL
@@ -156,7 +164,7 @@ type Node struct {
 	pendMu  sync.Mutex
 	pending map[uint64]chan msg // requests waiting for replies
 
-	inbox chan []byte // messages from peers, for the workers
+	inbox chan []byte // messages from peers, for the workers (at most 256, each at most about batchBytes)
 
 	spacesMu sync.Mutex
 	spaces   map[string]*Space
@@ -195,7 +203,7 @@ func Start(cfg Config) (*Node, error) {
 		cfg:     cfg,
 		log:     cfg.Logger.With("node", cfg.Name),
 		pending: map[uint64]chan msg{},
-		inbox:   make(chan []byte, 1024),
+		inbox:   make(chan []byte, 256),
 		spaces:  map[string]*Space{},
 		kick:    make(chan struct{}, 1),
 		members: make(chan struct{}, 1),
@@ -223,6 +231,9 @@ func Start(cfg Config) (*Node, error) {
 	mc.Delegate = (*delegate)(n)
 	mc.Events = (*events)(n)
 	mc.Logger = log.New(&logWriter{log: n.log}, "", 0)
+	// A peer that does not answer holds a flush (and a push/pull) this
+	// long; 10s, the LAN default, is long for a loopback or LAN cluster.
+	mc.TCPTimeout = 3 * time.Second
 	if cfg.probe > 0 {
 		mc.ProbeInterval = cfg.probe
 		mc.ProbeTimeout = cfg.probe / 2
@@ -309,11 +320,11 @@ func (n *Node) Close(ctx context.Context) error {
 	n.stopOnce.Do(func() { close(n.stop) })
 	err := n.ml.Shutdown()
 	n.wg.Wait()
+	// The requests still waiting see stop closed (ErrClosed); their
+	// channels are never closed, so that a late reply cannot pass for an
+	// acknowledgement.
 	n.pendMu.Lock()
-	for id, ch := range n.pending {
-		close(ch)
-		delete(n.pending, id)
-	}
+	clear(n.pending)
 	n.pendMu.Unlock()
 	return errors.Join(leaveErr, err)
 }
@@ -454,14 +465,12 @@ func (n *Node) request(to []*memberlist.Node, m *msg) (<-chan msg, func()) {
 // reply hands a reply to the request waiting for it.
 func (n *Node) reply(m msg) {
 	n.pendMu.Lock()
-	ch := n.pending[m.req]
-	n.pendMu.Unlock()
-	if ch == nil {
-		return
-	}
-	select {
-	case ch <- m:
-	default: // more replies than members asked: ignore
+	defer n.pendMu.Unlock()
+	if ch := n.pending[m.req]; ch != nil {
+		select {
+		case ch <- m:
+		default: // more replies than members asked: ignore
+		}
 	}
 }
 
@@ -545,11 +554,20 @@ func (n *Node) flusher() {
 	defer t.Stop()
 	sweep := time.NewTicker(time.Second)
 	defer sweep.Stop()
+	resend := time.NewTicker(n.cfg.ResendInterval)
+	defer resend.Stop()
 	for {
 		select {
 		case <-n.stop:
 			return
 		case <-n.members:
+			for _, s := range n.allSpaces() {
+				s.markAllDirty()
+			}
+			n.flushAll(context.Background())
+		case <-resend.C:
+			// Everything again: repairs what a backup dropped, or missed
+			// while partitioned away.
 			for _, s := range n.allSpaces() {
 				s.markAllDirty()
 			}
@@ -629,15 +647,31 @@ func (d *delegate) NodeMeta(limit int) []byte {
 	return binary.LittleEndian.AppendUint64(nil, d.boot)
 }
 
+// inboxWait is how long a message from a peer may wait for room in the
+// inbox before it is dropped.
+const inboxWait = 2 * time.Second
+
 // NotifyMsg implements memberlist.Delegate: the message is copied and
-// queued for the workers (memberlist reuses the buffer, and must not be
-// held up); when the queue is full it is dropped and counted.
+// queued for the workers (memberlist reuses the buffer). The data plane
+// uses reliable messages only, which memberlist hands over on the
+// stream's own goroutine: waiting here for room pushes back on the
+// sender through TCP; after inboxWait the message is dropped and
+// counted (the sender's periodic re-send repairs it).
 func (d *delegate) NotifyMsg(b []byte) {
 	d.received.Add(1)
+	c := bytes.Clone(b)
 	select {
-	case d.inbox <- bytes.Clone(b):
+	case d.inbox <- c:
+		return
 	default:
+	}
+	t := time.NewTimer(inboxWait)
+	defer t.Stop()
+	select {
+	case d.inbox <- c:
+	case <-t.C:
 		d.dropped.Add(1)
+	case <-d.stop:
 	}
 }
 

@@ -408,3 +408,73 @@ func normal(m msg) msg {
 	}
 	return m
 }
+
+// The OnLost hook runs without the space's lock held.
+func TestOnLostOutsideLock(t *testing.T) {
+	nodes := startNodes(t, 2, nil)
+	a, b := nodes[0], nodes[1]
+	ctx := context.Background()
+	if _, err := a.Space("/app").SaveSync(ctx, record("x", 1)); err != nil {
+		t.Fatal(err)
+	}
+	sa := a.Space("/app")
+	held := make(chan bool, 1)
+	sa.OnLost(func(string) {
+		ok := sa.mu.TryLock()
+		if ok {
+			sa.mu.Unlock()
+		}
+		held <- !ok
+	})
+	if _, ok, err := b.Space("/app").Restore(ctx, "x"); !ok {
+		t.Fatal(err)
+	}
+	select {
+	case h := <-held:
+		if h {
+			t.Fatal("OnLost ran with the space's lock held")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("OnLost did not run")
+	}
+}
+
+// A write-through save still waiting when the node closes fails with
+// ErrClosed: the close does not pass for an acknowledgement.
+func TestSaveSyncDuringClose(t *testing.T) {
+	nodes := startNodes(t, 2, func(c *Config) {
+		c.AckTimeout = 20 * time.Second
+		if c.Name == "node2" {
+			c.Limits.MaxBytes = 8 // refuses node1's records: never answers
+		}
+	})
+	a := nodes[0]
+	done := make(chan error, 1)
+	go func() {
+		_, err := a.Space("/app").SaveSync(context.Background(), record("y", 1))
+		done <- err
+	}()
+	time.Sleep(300 * time.Millisecond)
+	go a.Close(context.Background())
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrClosed) {
+			t.Fatalf("SaveSync during Close: %v, want ErrClosed", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("SaveSync still waiting after Close")
+	}
+}
+
+// A node that holds another node's copy of a session does not start that
+// session over when it is saved here: it must be restored (taken over).
+func TestSaveRefusesAnotherNodesSession(t *testing.T) {
+	nodes := startNodes(t, 2, nil)
+	a, b := nodes[0], nodes[1]
+	if _, err := a.Space("/app").SaveSync(context.Background(), record("z", 1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Space("/app").Save(record("z", 5)); !errors.Is(err, ErrStale) {
+		t.Fatalf("save of a's session on b: %v, want ErrStale", err)
+	}
+}

@@ -1,6 +1,7 @@
 package failover
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"fmt"
@@ -57,9 +58,10 @@ type Space struct {
 
 // owned is a session this node is the primary of.
 type owned struct {
-	rec   wireRecord
-	dirty bool  // changed since it was last sent
-	until int64 // tombstone: forgotten after this (unix ns)
+	rec    wireRecord
+	synced uint64 // the seq the backups last acknowledged (SaveSync)
+	dirty  bool   // changed since it was last sent
+	until  int64  // tombstone: forgotten after this (unix ns)
 }
 
 // copyRec is a backup copy of another node's session.
@@ -79,7 +81,7 @@ func newSpace(n *Node, name string) *Space {
 // nothing was saved: ErrTooLarge, ErrExpired (the HTTP session had
 // expired), ErrStale (another node took the session over), ErrClosed.
 func (s *Space) Save(r Record) (skipped []string, err error) {
-	_, skipped, err = s.save(r)
+	_, _, skipped, err = s.save(r)
 	return skipped, err
 }
 
@@ -88,9 +90,12 @@ func (s *Space) Save(r Record) (skipped []string, err error) {
 // node has no peer), an ErrTimeout error when they did not within
 // AckTimeout (or ctx). The change then stays queued, as with Save.
 func (s *Space) SaveSync(ctx context.Context, r Record) (skipped []string, err error) {
-	rec, skipped, err := s.save(r)
+	rec, changed, skipped, err := s.save(r)
 	if err != nil {
 		return skipped, err
+	}
+	if !changed && s.synced(r.ID, &rec) {
+		return skipped, nil
 	}
 	if err := s.replicate(ctx, r.ID, rec); err != nil {
 		s.n.repFails.Add(1)
@@ -99,51 +104,67 @@ func (s *Space) SaveSync(ctx context.Context, r Record) (skipped []string, err e
 	return skipped, nil
 }
 
-// Touch records an HTTP request of a session this node serves: its
-// expiry moves, and is replicated write-behind. It does nothing for a
+// Touch records an HTTP request of a session this node serves, at at,
+// with its current timeout: its expiry moves, and is replicated
+// write-behind. It does nothing for a
 // session it does not hold.
-func (s *Space) Touch(id string, at time.Time) {
+func (s *Space) Touch(id string, at time.Time, timeout time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	o := s.own[id]
-	if o == nil || o.rec.tomb || o.rec.timeout <= 0 {
+	if o == nil || o.rec.tomb {
 		return
 	}
-	o.rec.expires = at.Add(time.Duration(o.rec.timeout)).UnixNano()
+	o.rec.timeout, o.rec.expires = int64(timeout), 0
+	if timeout > 0 {
+		o.rec.expires = at.Add(timeout).UnixNano()
+	}
 	o.rec.seq++
 	o.dirty = true
 }
 
-// save encodes r and stores it as this node's latest version.
-func (s *Space) save(r Record) (wireRecord, []string, error) {
+// save encodes r and stores it as this node's latest version; changed is
+// false when r is the version stored already.
+func (s *Space) save(r Record) (rec wireRecord, changed bool, skipped []string, err error) {
 	if s.n.closed.Load() {
-		return wireRecord{}, nil, ErrClosed
+		return wireRecord{}, false, nil, ErrClosed
 	}
 	props, skipped, err := EncodeProperties(nil, r.Props, s.n.cfg.Limits)
 	if err != nil {
-		return wireRecord{}, skipped, err
+		return wireRecord{}, false, skipped, err
 	}
 	exp := r.expires()
 	if exp != 0 && time.Now().UnixNano() > exp {
-		return wireRecord{}, skipped, fmt.Errorf("%w: session %s", ErrExpired, short(r.ID))
+		return wireRecord{}, false, skipped, fmt.Errorf("%w: session %s", ErrExpired, short(r.ID))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	o := s.own[r.ID]
 	if o == nil {
 		if _, ok := s.lost[r.ID]; ok {
-			return wireRecord{}, skipped, fmt.Errorf("%w: session %s", ErrStale, short(r.ID))
+			return wireRecord{}, false, skipped, fmt.Errorf("%w: session %s", ErrStale, short(r.ID))
+		}
+		// A copy here is another node's: this node does not start the
+		// session over (Restore takes it over).
+		if c := s.copies[r.ID]; c != nil {
+			if c.rec.tomb {
+				return wireRecord{}, false, skipped, fmt.Errorf("%w: session %s was invalidated", ErrExpired, short(r.ID))
+			}
+			return wireRecord{}, false, skipped, fmt.Errorf("%w: session %s is served by %s", ErrStale, short(r.ID), c.rec.primary)
 		}
 		o = &owned{rec: wireRecord{epoch: 1, primary: s.n.cfg.Name}}
 		s.own[r.ID] = o
 	}
 	if o.rec.tomb {
-		return wireRecord{}, skipped, fmt.Errorf("%w: session %s was invalidated", ErrExpired, short(r.ID))
+		return wireRecord{}, false, skipped, fmt.Errorf("%w: session %s was invalidated", ErrExpired, short(r.ID))
+	}
+	if o.rec.seq > 0 && o.rec.expires == exp && o.rec.timeout == int64(r.Timeout) && bytes.Equal(o.rec.props, props) {
+		return o.rec, false, skipped, nil // nothing changed
 	}
 	o.rec.seq++
 	o.rec.expires, o.rec.timeout, o.rec.props = exp, int64(r.Timeout), props
 	o.dirty = true
-	return o.rec, skipped, nil
+	return o.rec, true, skipped, nil
 }
 
 // Flush sends the queued changes of every space now, in the background.
@@ -217,6 +238,8 @@ func (s *Space) Restore(ctx context.Context, id string) (Record, bool, error) {
 				}
 			case <-ctx.Done():
 				askErr = fmt.Errorf("%w: restore %s: %v", ErrTimeout, short(id), ctx.Err())
+			case <-s.n.stop:
+				return Record{}, false, ErrClosed
 			}
 			if ctx.Err() != nil {
 				break
@@ -236,6 +259,9 @@ func (s *Space) Restore(ctx context.Context, id string) (Record, bool, error) {
 	if o := s.own[id]; o != nil { // restored meanwhile by another caller
 		rec := o.rec
 		s.mu.Unlock()
+		if rec.tomb {
+			return Record{}, false, nil
+		}
 		return s.record(id, &rec)
 	}
 	claim := *best
@@ -297,7 +323,11 @@ func (s *Space) backups(id string) []*memberlist.Node {
 // candidates returns the other members in rendezvous order for id: the
 // first are its backups, the next take over when one of them fails.
 func (s *Space) candidates(id string) []*memberlist.Node {
-	peers := s.n.peers()
+	return s.rank(s.n.peers(), id)
+}
+
+// rank sorts peers (in place) in rendezvous order for id.
+func (s *Space) rank(peers []*memberlist.Node, id string) []*memberlist.Node {
 	score := func(m *memberlist.Node) uint64 {
 		h := fnv.New64a()
 		h.Write([]byte(s.name))
@@ -344,16 +374,28 @@ func (s *Space) replicate(ctx context.Context, id string, rec wireRecord) error 
 			case <-ctx.Done():
 				done()
 				return fmt.Errorf("%w: session %s: %d of %d backups acknowledged within %v", ErrTimeout, short(id), acked, need, s.n.cfg.AckTimeout)
+			case <-s.n.stop:
+				done()
+				return ErrClosed
 			}
 		}
 		done()
 	}
 	s.mu.Lock()
 	if o := s.own[id]; o != nil && o.rec.seq == rec.seq && o.rec.epoch == rec.epoch {
-		o.dirty = false
+		o.dirty, o.synced = false, rec.seq
 	}
 	s.mu.Unlock()
 	return nil
+}
+
+// synced reports whether rec, the current version of id, was
+// acknowledged by the backups.
+func (s *Space) synced(id string, rec *wireRecord) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.own[id]
+	return o != nil && o.synced == rec.seq && o.rec.epoch == rec.epoch
 }
 
 // markDirty queues id to be sent again.
@@ -409,60 +451,88 @@ func (s *Space) loseLocked(id string) {
 }
 
 // batchBytes is about the most record bytes one batch carries.
-const batchBytes = 1 << 20
+const batchBytes = 256 << 10
 
 // flush sends the changed sessions to their backups (write-behind; no
 // acknowledgement awaited, a backup that holds a claim that outranks the
 // sender's answers stale by itself), in one batch per backup, or a few
 // when they are large.
 func (s *Space) flush(ctx context.Context) {
-	type dest struct {
-		node    *memberlist.Node
-		entries []msg
-		size    int
+	type item struct {
+		id  string
+		rec wireRecord
 	}
-	dests := map[string]*dest{}
-	var order []*dest
+	var items []item
 	now := time.Now().UnixNano()
 	s.mu.Lock()
 	for id, o := range s.own {
 		if o.dirty {
 			o.dirty = false
-			m := msg{kind: kReplicate, space: s.name, id: id, rec: o.rec}
-			for _, b := range s.backups(id) {
-				d := dests[b.Name]
-				if d == nil {
-					d = &dest{node: b}
-					dests[b.Name] = d
-					order = append(order, d)
-				}
-				d.entries = append(d.entries, m)
-			}
+			items = append(items, item{id, o.rec})
 		}
 		if o.rec.tomb && now > o.until && !o.dirty {
 			delete(s.own, id)
 		}
 	}
 	s.mu.Unlock()
+	if len(items) == 0 {
+		return
+	}
+
+	// Backups are chosen outside the lock, over one list of the members.
+	type dest struct {
+		node    *memberlist.Node
+		entries []msg
+	}
+	dests := map[string]*dest{}
+	var order []*dest
+	peers := s.n.peers()
+	ranked := make([]*memberlist.Node, len(peers))
+	for _, it := range items {
+		copy(ranked, peers)
+		for _, b := range s.rank(ranked, it.id)[:min(len(peers), s.n.cfg.Backups)] {
+			d := dests[b.Name]
+			if d == nil {
+				d = &dest{node: b}
+				dests[b.Name] = d
+				order = append(order, d)
+			}
+			d.entries = append(d.entries, msg{kind: kReplicate, space: s.name, id: it.id, rec: it.rec})
+		}
+	}
+	// Each backup in its own goroutine: one that does not answer holds up
+	// only its own batches.
+	var wg sync.WaitGroup
 	for _, d := range order {
-		for len(d.entries) > 0 {
-			n, size := 0, 0
-			for n < len(d.entries) && n < maxBatch && (n == 0 || size+len(d.entries[n].rec.props) <= batchBytes) {
-				size += len(d.entries[n].rec.props)
-				n++
-			}
-			part := d.entries[:n]
-			d.entries = d.entries[n:]
-			err := ctx.Err()
-			if err == nil {
-				err = s.n.send(d.node, &msg{kind: kBatch, batch: part})
-			}
-			if err != nil {
-				s.n.repFails.Add(1)
-				s.n.log.Debug("cluster: replicate failed; retrying", "to", d.node.Name, "records", len(part), "err", err)
-				for i := range part {
-					s.markDirty(part[i].id)
-				}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.sendBatches(ctx, d.node, d.entries)
+		}()
+	}
+	wg.Wait()
+}
+
+// sendBatches sends entries to one backup, in batches; what could not be
+// sent is queued again.
+func (s *Space) sendBatches(ctx context.Context, to *memberlist.Node, entries []msg) {
+	for len(entries) > 0 {
+		n, size := 0, 0
+		for n < len(entries) && n < maxBatch && (n == 0 || size+len(entries[n].rec.props) <= batchBytes) {
+			size += len(entries[n].rec.props)
+			n++
+		}
+		part := entries[:n]
+		entries = entries[n:]
+		err := ctx.Err()
+		if err == nil {
+			err = s.n.send(to, &msg{kind: kBatch, batch: part})
+		}
+		if err != nil {
+			s.n.repFails.Add(1)
+			s.n.log.Debug("cluster: replicate failed; retrying", "to", to.Name, "records", len(part), "err", err)
+			for i := range part {
+				s.markDirty(part[i].id)
 			}
 		}
 	}
@@ -493,24 +563,37 @@ func (s *Space) sweep(t time.Time) {
 // onReplicate stores a version sent by its primary, unless a newer epoch
 // is known here: then the answer says stale.
 func (s *Space) onReplicate(m *msg) msg {
-	ack := msg{kind: kAck, space: s.name, id: m.id}
+	ack, lost := s.store(m)
+	if lost {
+		s.mu.Lock()
+		fn := s.onLost
+		s.mu.Unlock()
+		if fn != nil {
+			fn(m.id)
+		}
+	}
+	return ack
+}
+
+// store is onReplicate under the lock; lost reports that this node was
+// the session's primary and no longer is.
+func (s *Space) store(m *msg) (ack msg, lost bool) {
+	ack = msg{kind: kAck, space: s.name, id: m.id}
 	if _, err := s.decode(m.rec.props); err != nil {
 		s.n.refused.Add(1)
 		s.n.log.Warn("cluster: replicated properties refused", "from", m.from, "space", s.name, "err", err)
-		return msg{} // no answer: the primary's wait times out
+		return msg{}, false // no answer: the primary's wait times out
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if o := s.own[m.id]; o != nil {
 		if !m.rec.outranks(&o.rec) {
 			ack.stale, ack.rec.epoch, ack.rec.primary = true, o.rec.epoch, o.rec.primary
-			return ack
+			return ack, false
 		}
 		// Claimed by m.from: this node stops being its primary.
 		s.loseLocked(m.id)
-		if fn := s.onLost; fn != nil {
-			defer fn(m.id) // after the unlock (defers run last in, first out)
-		}
+		lost = true
 	}
 	c := s.copies[m.id]
 	switch {
@@ -524,7 +607,7 @@ func (s *Space) onReplicate(m *msg) msg {
 	case c.rec.outranks(&m.rec):
 		ack.stale, ack.rec.epoch, ack.rec.primary = true, c.rec.epoch, c.rec.primary
 	}
-	return ack
+	return ack, lost
 }
 
 // onFetch answers whether this node holds id, as primary or backup.
