@@ -309,6 +309,10 @@ func (c *Container) Start() error {
 	opts := []gnet.Option{
 		gnet.WithMulticore(true),
 		gnet.WithReusePort(false),
+		// As net.Listen does: a restart (after a crash, or a shutdown that
+		// closed sessions) binds its port while the old connections are
+		// in TIME_WAIT. Two live listeners still cannot share it.
+		gnet.WithReuseAddr(true),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithLogger(gnetLogger{c.log}),
 		gnet.WithLogLevel(logging.DebugLevel), // gnetLogger maps the levels

@@ -1094,3 +1094,35 @@ func TestTimeoutThreads(t *testing.T) {
 		}
 	}
 }
+
+// A container starts again on the port of one that just shut down, while
+// the connections it closed are in TIME_WAIT (as after a restart).
+func TestRestartOnSamePort(t *testing.T) {
+	c := New(Config{Addr: "127.0.0.1:0", CloseTimeout: 200 * time.Millisecond})
+	if err := c.Deploy(WebContext{Path: "/t", Settings: echoSettings(), Endpoints: []*endpoint.ServerConfig{{
+		Path: "/x", New: func() endpoint.Endpoint { return openFunc(func(endpoint.Session) {}) },
+	}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	addr := c.Addr().String()
+	for range 3 {
+		conn := dial(t, addr, "/t/x")
+		go func() { _, _ = io.Copy(io.Discard, conn) }() // reads the close, then EOF
+	}
+	time.Sleep(50 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	again := New(Config{Addr: addr})
+	if err := again.Start(); err != nil {
+		t.Fatalf("start on %s after a shutdown: %v", addr, err)
+	}
+	if err := again.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
