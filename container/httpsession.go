@@ -43,6 +43,7 @@ type httpSession struct {
 
 	moved      atomic.Bool // restored from the cluster: the next response re-pins the cookie's route
 	warnedSkip atomic.Bool // a warning about values that are not replicable was logged
+	saveMu     sync.Mutex  // one replication of it at a time (replica.save)
 }
 
 func (h *httpSession) ID() string                       { return h.id }

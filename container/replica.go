@@ -17,8 +17,8 @@ import (
 // §6). In a context with DistributedUserProperties and Config.Cluster,
 // each HTTP session this node creates or takes over is saved in the
 // context's failover.Space: its id, timeout and last access (touched by
-// its HTTP requests) and the WebSocket user properties bound to it, after
-// each change (write-behind, or write-through with WriteThrough). A
+// its HTTP requests), its attributes and the WebSocket user properties
+// bound to it, after each change (write-behind, or write-through with WriteThrough). A
 // request whose cookie names a session this node does not hold (its node
 // died, and the proxy sent the client here) restores it from the other
 // nodes: a handshake is then served on an executor, never on the event
@@ -122,11 +122,18 @@ func (st *sessionStore) forgetLost() {
 	st.rep.space.OnLost(func(id string) { st.remove(id) })
 }
 
-// attach makes h's user properties replicated and saves h. h is not in
-// the store yet: no change can race with this first save.
+// attach makes h's attributes and user properties replicated and saves
+// h. h is not in the store yet: no change can race with this first save.
 func (rep *replica) attach(h *httpSession) {
-	h.wsProps.OnChange(func(snap map[string]any) error { return rep.save(h, snap) })
+	rep.hook(h)
 	_ = rep.saveNew(h)
+}
+
+// hook has every change of h's attributes or user properties saved.
+func (rep *replica) hook(h *httpSession) {
+	save := func(map[string]any) error { return rep.save(h) }
+	h.wsProps.OnChange(save)
+	h.attrs.OnChange(save)
 }
 
 // saveNew saves a session this node just created.
@@ -144,19 +151,22 @@ var perConnection = []string{endpoint.PropRemoteAddr, endpoint.PropRemoteHost, e
 // replicated (it would bring the session back).
 var errSessionEnded = errors.New("container: the HTTP session was invalidated or moved to another node: user properties not replicated")
 
-// save saves h with the user properties props (the space skips a save
-// that changes nothing, such as a change of the per-connection keys
-// only). Its calls for one session do not overlap (see
-// endpoint.Properties.OnChange).
-func (rep *replica) save(h *httpSession, props map[string]any) error {
+// save saves h as it is now: its attributes and user properties (the
+// space skips a save that changes nothing, such as a change of the
+// per-connection keys only). Saves of one session do not overlap, so
+// the last one holds the latest of both maps.
+func (rep *replica) save(h *httpSession) error {
 	if h.invalid.Load() || !h.sessions.holds(h) {
-		rep.log.Warn("user property set after its HTTP session ended or moved to another node: not replicated", "session", shortID(h.id))
+		rep.log.Warn("attribute or user property set after its HTTP session ended or moved to another node: not replicated", "session", shortID(h.id))
 		return errSessionEnded
 	}
+	h.saveMu.Lock()
+	defer h.saveMu.Unlock()
+	props := h.wsProps.Snapshot()
 	for _, k := range perConnection {
 		delete(props, k)
 	}
-	r := failover.Record{ID: h.id, Timeout: h.MaxInactiveInterval(), LastAccess: h.LastAccessedTime(), Props: props}
+	r := failover.Record{ID: h.id, Timeout: h.MaxInactiveInterval(), LastAccess: h.LastAccessedTime(), Props: props, Attrs: h.attrs.Snapshot()}
 	var skipped []string
 	var err error
 	if rep.writeThrough {
@@ -221,9 +231,12 @@ func (st *sessionStore) restore(id string) *httpSession {
 	for k, v := range maps.All(r.Props) {
 		_ = h.wsProps.Set(k, v)
 	}
-	h.wsProps.OnChange(func(snap map[string]any) error { return rep.save(h, snap) })
+	for k, v := range maps.All(r.Attrs) {
+		_ = h.attrs.Set(k, v)
+	}
+	rep.hook(h)
 	st.m[id] = h
-	rep.log.Info("HTTP session restored from the cluster", "session", shortID(id), "properties", len(r.Props))
+	rep.log.Info("HTTP session restored from the cluster", "session", shortID(id), "properties", len(r.Props), "attributes", len(r.Attrs))
 	return h
 }
 

@@ -33,6 +33,16 @@ func clusterPair(t *testing.T, writeThrough bool) (c1, c2 *Container) {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, endpoint.GetHTTPSession(r, true).ID())
 	})
+	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) {
+		if err := endpoint.GetHTTPSession(r, true).Attributes().Set("user", r.URL.Query().Get("user")); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
+	})
+	mux.HandleFunc("GET /me", func(w http.ResponseWriter, r *http.Request) {
+		if h := endpoint.GetHTTPSession(r, false); h != nil {
+			_, _ = io.WriteString(w, h.Attributes().String("user"))
+		}
+	})
 	mux.HandleFunc("GET /logout", func(w http.ResponseWriter, r *http.Request) {
 		if h := endpoint.GetHTTPSession(r, false); h != nil {
 			h.Invalidate()
@@ -250,5 +260,37 @@ func TestInlineWriteThroughRefused(t *testing.T) {
 		{Path: "/fast", Inline: true, New: func() endpoint.Endpoint { return openFunc(func(endpoint.Session) {}) }},
 	}}); err != nil {
 		t.Fatalf("write-behind: %v", err)
+	}
+}
+
+// The HTTP session's attributes follow it too: a user logged in on one
+// node is still logged in on the node the request fails over to.
+func TestFailoverHTTPAttributes(t *testing.T) {
+	for _, wt := range []bool{false, true} {
+		t.Run(fmt.Sprintf("write-through=%v", wt), func(t *testing.T) {
+			c1, c2 := clusterPair(t, wt)
+			cookie := newHTTPSession(t, c1)
+			get := func(c *Container, path string) string {
+				req, _ := http.NewRequest("GET", "http://"+c.Addr().String()+"/app"+path, nil)
+				req.Header.Set("Cookie", cookie)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				b, _ := io.ReadAll(resp.Body)
+				if resp.StatusCode != http.StatusOK {
+					t.Fatalf("GET %s: %s %s", path, resp.Status, b)
+				}
+				return string(b)
+			}
+			get(c1, "/login?user=ann")
+			if !wt {
+				time.Sleep(300 * time.Millisecond) // the write-behind flush
+			}
+			if got := get(c2, "/me"); got != "ann" {
+				t.Fatalf("user on the other node: %q, want ann", got)
+			}
+		})
 	}
 }

@@ -1,7 +1,8 @@
-// Package failover owns the replicated store of HTTP sessions and their
-// WebSocket user properties, over hashicorp/memberlist: when a node dies,
-// a client that reconnects (through a session-routing proxy) to another
-// node finds its properties there.
+// Package failover owns the replicated store of HTTP sessions (their
+// timeout, last access and attributes) and their WebSocket user
+// properties, over hashicorp/memberlist: when a node dies, a client that
+// reconnects (through a session-routing proxy) to another node finds its
+// session and properties there.
 //
 // It must not import the container or gnet: the container imports it.
 //

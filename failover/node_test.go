@@ -72,7 +72,8 @@ func eventually(t *testing.T, d time.Duration, cond func() bool, what func() str
 }
 
 func record(id string, count int) Record {
-	return Record{ID: id, Timeout: time.Hour, LastAccess: time.Now(), Props: map[string]any{"count": count, "user": "ann"}}
+	return Record{ID: id, Timeout: time.Hour, LastAccess: time.Now(), Props: map[string]any{"count": count, "user": "ann"},
+		Attrs: map[string]any{"login": "ann", "roles": []string{"admin"}}}
 }
 
 // holder returns the node among nodes that holds a backup copy of id in
@@ -125,6 +126,9 @@ func TestSaveSyncSurvivesPrimaryCrash(t *testing.T) {
 		}
 		if got := r.Props["count"]; got != 3 {
 			t.Fatalf("%s: restored count %v (%T), want int 3", n.Name(), got, got)
+		}
+		if got := r.Attrs["roles"]; !reflect.DeepEqual(got, []string{"admin"}) || r.Attrs["login"] != "ann" {
+			t.Fatalf("%s: restored attributes %v", n.Name(), r.Attrs)
 		}
 		if r.Timeout != time.Hour || time.Since(r.LastAccess) > time.Minute {
 			t.Fatalf("%s: restored timeout %v last access %v", n.Name(), r.Timeout, r.LastAccess)
@@ -369,7 +373,7 @@ func TestPeerGarbageRefused(t *testing.T) {
 // accepts encodes back to a message that decodes the same.
 func FuzzDecodeMsg(f *testing.F) {
 	for _, m := range []msg{
-		{kind: kReplicate, req: 3, from: "n1", space: "/app", id: "abc", rec: wireRecord{epoch: 2, seq: 9, primary: "n1", expires: 123, timeout: 5, props: []byte{1, 0}}},
+		{kind: kReplicate, req: 3, from: "n1", space: "/app", id: "abc", rec: wireRecord{epoch: 2, seq: 9, primary: "n1", expires: 123, timeout: 5, props: []byte{1, 0}, attrs: []byte{1, 0}}},
 		{kind: kAck, req: 1, from: "n2", space: "/a", id: "x", stale: true, rec: wireRecord{epoch: 4, primary: "n2"}},
 		{kind: kFetch, req: 7, from: "n3", space: "/a", id: "y"},
 		{kind: kFetched, req: 7, from: "n3", space: "/a", id: "y", found: true, rec: wireRecord{tomb: true}},
@@ -399,6 +403,9 @@ func FuzzDecodeMsg(f *testing.F) {
 func normal(m msg) msg {
 	if len(m.rec.props) == 0 {
 		m.rec.props = nil
+	}
+	if len(m.rec.attrs) == 0 {
+		m.rec.attrs = nil
 	}
 	if len(m.batch) == 0 {
 		m.batch = nil

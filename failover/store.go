@@ -23,9 +23,10 @@ type Record struct {
 	Timeout time.Duration
 	// LastAccess is the time of the session's last HTTP request.
 	LastAccess time.Time
-	// Props are the WebSocket user properties bound to the session (only
-	// replicable values; see EncodeProperties).
-	Props map[string]any
+	// Props are the WebSocket user properties bound to the session, and
+	// Attrs the HTTP session's attributes (only replicable values; see
+	// EncodeProperties). Each is bounded by Config.Limits.
+	Props, Attrs map[string]any
 }
 
 // expires is the unix nanosecond the record's session ends at, 0 for never.
@@ -133,6 +134,13 @@ func (s *Space) save(r Record) (rec wireRecord, changed bool, skipped []string, 
 	if err != nil {
 		return wireRecord{}, false, skipped, err
 	}
+	attrs, skippedAttrs, err := EncodeProperties(nil, r.Attrs, s.n.cfg.Limits)
+	for _, k := range skippedAttrs {
+		skipped = append(skipped, "attribute "+k)
+	}
+	if err != nil {
+		return wireRecord{}, false, skipped, fmt.Errorf("attributes: %w", err)
+	}
 	exp := r.expires()
 	if exp != 0 && time.Now().UnixNano() > exp {
 		return wireRecord{}, false, skipped, fmt.Errorf("%w: session %s", ErrExpired, short(r.ID))
@@ -158,11 +166,11 @@ func (s *Space) save(r Record) (rec wireRecord, changed bool, skipped []string, 
 	if o.rec.tomb {
 		return wireRecord{}, false, skipped, fmt.Errorf("%w: session %s was invalidated", ErrExpired, short(r.ID))
 	}
-	if o.rec.seq > 0 && o.rec.expires == exp && o.rec.timeout == int64(r.Timeout) && bytes.Equal(o.rec.props, props) {
+	if o.rec.seq > 0 && o.rec.expires == exp && o.rec.timeout == int64(r.Timeout) && bytes.Equal(o.rec.props, props) && bytes.Equal(o.rec.attrs, attrs) {
 		return o.rec, false, skipped, nil // nothing changed
 	}
 	o.rec.seq++
-	o.rec.expires, o.rec.timeout, o.rec.props = exp, int64(r.Timeout), props
+	o.rec.expires, o.rec.timeout, o.rec.props, o.rec.attrs = exp, int64(r.Timeout), props, attrs
 	o.dirty = true
 	return o.rec, true, skipped, nil
 }
@@ -182,7 +190,7 @@ func (s *Space) Invalidate(id string) {
 	o := s.own[id]
 	if o != nil && !o.rec.tomb {
 		o.rec.seq++
-		o.rec.tomb, o.rec.props = true, nil
+		o.rec.tomb, o.rec.props, o.rec.attrs = true, nil, nil
 		o.until = time.Now().Add(s.n.cfg.TombstoneTTL).UnixNano()
 		o.dirty = true
 	}
@@ -295,7 +303,11 @@ func (s *Space) record(id string, w *wireRecord) (Record, bool, error) {
 	if err != nil {
 		return Record{}, false, err
 	}
-	r := Record{ID: id, Timeout: time.Duration(w.timeout), Props: props}
+	attrs, err := s.decode(w.attrs)
+	if err != nil {
+		return Record{}, false, err
+	}
+	r := Record{ID: id, Timeout: time.Duration(w.timeout), Props: props, Attrs: attrs}
 	if w.expires != 0 {
 		r.LastAccess = time.Unix(0, w.expires).Add(-r.Timeout)
 	} else {
@@ -518,8 +530,8 @@ func (s *Space) flush(ctx context.Context) {
 func (s *Space) sendBatches(ctx context.Context, to *memberlist.Node, entries []msg) {
 	for len(entries) > 0 {
 		n, size := 0, 0
-		for n < len(entries) && n < maxBatch && (n == 0 || size+len(entries[n].rec.props) <= batchBytes) {
-			size += len(entries[n].rec.props)
+		for n < len(entries) && n < maxBatch && (n == 0 || size+len(entries[n].rec.props)+len(entries[n].rec.attrs) <= batchBytes) {
+			size += len(entries[n].rec.props) + len(entries[n].rec.attrs)
 			n++
 		}
 		part := entries[:n]
@@ -579,7 +591,11 @@ func (s *Space) onReplicate(m *msg) msg {
 // the session's primary and no longer is.
 func (s *Space) store(m *msg) (ack msg, lost bool) {
 	ack = msg{kind: kAck, space: s.name, id: m.id}
-	if _, err := s.decode(m.rec.props); err != nil {
+	_, err := s.decode(m.rec.props)
+	if err == nil {
+		_, err = s.decode(m.rec.attrs)
+	}
+	if err != nil {
 		s.n.refused.Add(1)
 		s.n.log.Warn("cluster: replicated properties refused", "from", m.from, "space", s.name, "err", err)
 		return msg{}, false // no answer: the primary's wait times out
@@ -600,6 +616,7 @@ func (s *Space) store(m *msg) (ack msg, lost bool) {
 	case c == nil || m.rec.newer(&c.rec):
 		c = &copyRec{rec: m.rec}
 		c.rec.props = append([]byte(nil), m.rec.props...)
+		c.rec.attrs = append([]byte(nil), m.rec.attrs...)
 		if c.rec.tomb {
 			c.until = time.Now().Add(s.n.cfg.TombstoneTTL).UnixNano()
 		}

@@ -49,7 +49,8 @@ type wireRecord struct {
 	expires    int64  // unix nanoseconds after which the HTTP session is gone; 0: never
 	timeout    int64  // the HTTP session's max inactive interval, nanoseconds
 	tomb       bool   // invalidated
-	props      []byte // EncodeProperties
+	props      []byte // EncodeProperties: the WebSocket user properties
+	attrs      []byte // EncodeProperties: the HTTP session's attributes
 }
 
 // outranks reports whether r's claim beats o's: a higher epoch, or, when
@@ -126,7 +127,9 @@ func (m *msg) appendEntry(b []byte) []byte {
 	b = binary.AppendVarint(b, r.timeout)
 	b = appendBool(b, r.tomb)
 	b = binary.AppendUvarint(b, uint64(len(r.props)))
-	return append(b, r.props...)
+	b = append(b, r.props...)
+	b = binary.AppendUvarint(b, uint64(len(r.attrs)))
+	return append(b, r.attrs...)
 }
 
 // readEntry reads what appendEntry wrote into m.
@@ -141,6 +144,7 @@ func (r *reader) readEntry(m *msg, maxProps int) {
 	rec.timeout = r.varint("timeout")
 	rec.tomb = r.bool("tombstone")
 	rec.props = r.bytes("properties", maxProps)
+	rec.attrs = r.bytes("attributes", maxProps)
 }
 
 // reader decodes a message from a peer, remembering the first error.
