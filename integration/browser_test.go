@@ -2,7 +2,6 @@ package integration
 
 import (
 	"context"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -16,18 +15,7 @@ const chromium = "/usr/bin/chromium"
 // there; it never downloads a browser): two pages in one room see each
 // other's messages and the user count going 1 → 2 → 1.
 func TestChatInChromium(t *testing.T) {
-	dir, err := filepath.Abs(filepath.Join("testdata", "browser"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	requireClient(t, "Chromium", nil, chromium, "--version")
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "playwright-core")); err != nil {
-		msg := "playwright-core is not installed: run `npm ci` in integration/testdata/browser"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	dir := browserDir(t)
 	srv := startServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()

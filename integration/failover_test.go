@@ -479,3 +479,91 @@ func TestFailoverNodeRestart(t *testing.T) {
 		t.Fatalf("incr on the restarted node: %q, want 4", got)
 	}
 }
+
+// The failover counter page in Debian's headless Chromium, behind
+// HAProxy: the page counts to 3, the node that serves it is killed, the
+// page reconnects and finds 3, and the browser now holds the cookie
+// re-pinned to the other node (a Set-Cookie on a 101 is honoured).
+func TestFailoverInChromium(t *testing.T) {
+	dir := browserDir(t)
+	keyFile := writeKey(t)
+	n1, c1 := startNode(t, "n1", keyFile, "")
+	n2, _ := startNode(t, "n2", keyFile, c1)
+	waitLog(t, n1, `msg="cluster: member joined" node=n1 member=n2`)
+	nodes := map[string]*server{"n1": n1, "n2": n2}
+	proxy := sessionProxies[0].start(t, []proxyNode{
+		{"n1", base64.StdEncoding.EncodeToString([]byte("n1")), n1.Addr},
+		{"n2", base64.StdEncoding.EncodeToString([]byte("n2")), n2.Addr},
+	})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", filepath.Join(dir, "counter.js"), "http://"+proxy+"/samples/")
+	cmd.Dir = dir
+	cmd.WaitDelay = 5 * time.Second
+	killWithParent(cmd)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	cookieLine := func(n int) string {
+		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			var got []string
+			for _, l := range strings.Split(out.String(), "\n") {
+				if v, ok := strings.CutPrefix(l, "cookie "); ok {
+					got = append(got, v)
+				}
+			}
+			if len(got) >= n {
+				return got[n-1]
+			}
+			if strings.Contains(out.String(), "FAIL") {
+				break
+			}
+		}
+		t.Fatalf("no cookie line %d from the page:\n%s", n, out)
+		return ""
+	}
+	first := cookieLine(1)
+	id, route, _ := strings.Cut(first, ".")
+	serving, other := "n1", "n2"
+	if route == base64.StdEncoding.EncodeToString([]byte("n2")) {
+		serving, other = "n2", "n1"
+	}
+	time.Sleep(time.Second) // write-behind
+	nodes[serving].Kill()
+	_, _ = io.WriteString(stdin, "go\n")
+	last := cookieLine(2)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("counter page in Chromium: %v\n%s", err, out)
+	}
+	t.Logf("%s", out)
+	if want := id + "." + base64.StdEncoding.EncodeToString([]byte(other)); last != want {
+		t.Fatalf("the browser's cookie after failover: %q, want %q (re-pinned to %s)", last, want, other)
+	}
+}
+
+// browserDir returns testdata/browser, where playwright-core is
+// installed (`npm ci`), and checks Chromium; it skips the test without
+// them, or fails it under CI=true.
+func browserDir(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs(filepath.Join("testdata", "browser"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireClient(t, "Chromium", nil, chromium, "--version")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "playwright-core")); err != nil {
+		msg := "playwright-core is not installed: run `npm ci` in integration/testdata/browser"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return dir
+}
