@@ -228,8 +228,8 @@ func (c *Container) Deploy(wc WebContext) error {
 			continue
 		case ep.New == nil:
 			problems = append(problems, fmt.Sprintf("endpoint %q: New is nil", ep.Path))
-		case ep.Inline && ctx.sessions.rep != nil && ctx.settings.WriteThrough:
-			problems = append(problems, fmt.Sprintf("endpoint %q: Inline with write-through distributed user properties: a Set would wait for the cluster on the event loop", ep.Path))
+		case ep.Inline && ctx.localInline():
+			c.log.Warn("an Inline endpoint keeps its user properties per session, not in the HTTP session: with write-through replication a Set would wait for the cluster on the event loop", "context", cmp.Or(path, "/"), "endpoint", ep.Path)
 		}
 		tmpl, err := endpoint.ParseTemplate(ep.Path)
 		if err != nil {

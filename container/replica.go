@@ -26,6 +26,14 @@ import (
 // node's route. The per-connection keys (jeus.websocket.remote*) are not
 // replicated: they describe one connection, not the HTTP session.
 
+// localInline reports whether the Inline endpoints of ctx keep their user
+// properties per session: when the HTTP session's are replicated
+// write-through, a Set waits for the backups, and an Inline callback runs
+// on the event loop.
+func (ctx *webContext) localInline() bool {
+	return ctx.sessions.rep != nil && ctx.settings.WriteThrough
+}
+
 // maxRestores bounds the restores under way in a context: each may wait
 // FetchTimeout for the other nodes, on an executor worker, and cookies
 // are the client's to invent. A handshake beyond it starts without the

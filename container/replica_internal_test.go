@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsc-dev/wsc/endpoint"
 	"github.com/wsc-dev/wsc/failover"
 )
 
@@ -86,3 +87,6 @@ func TestReplicaNoResurrection(t *testing.T) {
 		t.Fatal("the invalidated session came back")
 	}
 }
+
+// UserPropertiesForTest returns the user properties bound to h.
+func (h *httpSession) UserPropertiesForTest() *endpoint.Properties { return &h.wsProps }

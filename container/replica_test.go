@@ -237,59 +237,35 @@ func waitForgotten(t *testing.T, c *Container, id string) {
 	}
 }
 
-// An inline endpoint cannot deploy in a context whose user properties are
-// replicated write-through: its Set would wait on the event loop.
-func TestInlineWriteThroughRefused(t *testing.T) {
-	n, err := failover.Start(failover.Config{Name: "solo", Bind: "127.0.0.1:0", Key: []byte("0123456789abcdef"),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close(context.Background())
-	st := echoSettings()
-	st.DistributedUserProperties, st.WriteThrough = true, true
-	c := New(Config{Addr: "127.0.0.1:0", Cluster: n})
-	err = c.Deploy(WebContext{Path: "/app", Settings: st, Endpoints: []*endpoint.ServerConfig{
-		{Path: "/fast", Inline: true, New: func() endpoint.Endpoint { return openFunc(func(endpoint.Session) {}) }},
-	}})
-	if err == nil || !strings.Contains(err.Error(), `endpoint "/fast": Inline with write-through`) {
-		t.Fatalf("deploy: %v", err)
-	}
-	st.WriteThrough = false
-	if err := c.Deploy(WebContext{Path: "/app", Settings: st, Endpoints: []*endpoint.ServerConfig{
-		{Path: "/fast", Inline: true, New: func() endpoint.Endpoint { return openFunc(func(endpoint.Session) {}) }},
-	}}); err != nil {
-		t.Fatalf("write-behind: %v", err)
-	}
-}
-
-// The HTTP session's attributes follow it too: a user logged in on one
-// node is still logged in on the node the request fails over to.
-func TestFailoverHTTPAttributes(t *testing.T) {
-	for _, wt := range []bool{false, true} {
+// An Inline endpoint in a context whose user properties are replicated
+// write-through keeps them per session (its Set would wait on the event
+// loop); with write-behind it shares the HTTP session's.
+func TestInlineWriteThroughLocalProperties(t *testing.T) {
+	for _, wt := range []bool{true, false} {
 		t.Run(fmt.Sprintf("write-through=%v", wt), func(t *testing.T) {
-			c1, c2 := clusterPair(t, wt)
-			cookie := newHTTPSession(t, c1)
-			get := func(c *Container, path string) string {
-				req, _ := http.NewRequest("GET", "http://"+c.Addr().String()+"/app"+path, nil)
-				req.Header.Set("Cookie", cookie)
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer resp.Body.Close()
-				b, _ := io.ReadAll(resp.Body)
-				if resp.StatusCode != http.StatusOK {
-					t.Fatalf("GET %s: %s %s", path, resp.Status, b)
-				}
-				return string(b)
+			a, _ := twoNodes(t, nil)
+			shared := make(chan bool, 1)
+			st := echoSettings()
+			st.DistributedUserProperties, st.WriteThrough = true, wt
+			mux := http.NewServeMux()
+			mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { endpoint.GetHTTPSession(r, true) })
+			c, _ := startContext(t, Config{ServerName: "a", Cluster: a, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
+				WebContext{Path: "/app", Settings: st, Handler: mux, Endpoints: []*endpoint.ServerConfig{{
+					Path: "/fast", Inline: true, New: func() endpoint.Endpoint {
+						return openFunc(func(s endpoint.Session) {
+							shared <- s.UserProperties() == s.HTTPSession().(*httpSession).UserPropertiesForTest()
+						})
+					},
+				}}})
+			cookie := newHTTPSession(t, c)
+			d := ws.Dialer{Header: ws.HandshakeHeaderString("Cookie: " + cookie + "\r\n")}
+			conn, _, _, err := d.Dial(context.Background(), "ws://"+c.Addr().String()+"/app/fast")
+			if err != nil {
+				t.Fatal(err)
 			}
-			get(c1, "/login?user=ann")
-			if !wt {
-				time.Sleep(300 * time.Millisecond) // the write-behind flush
-			}
-			if got := get(c2, "/me"); got != "ann" {
-				t.Fatalf("user on the other node: %q, want ann", got)
+			defer conn.Close()
+			if got := <-shared; got == wt {
+				t.Fatalf("the Inline endpoint shares the HTTP session's properties: %v, want %v", got, !wt)
 			}
 		})
 	}

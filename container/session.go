@@ -290,7 +290,8 @@ func (s *session) PathParameters() map[string]string {
 // UserProperties implements endpoint.Session. The client's address goes in
 // on first use, so an idle session that never asks holds no map. With
 // DistributedUserProperties and an HTTP session, they are the HTTP
-// session's.
+// session's (except for an Inline endpoint when they are replicated
+// write-through: see webContext.localInline).
 func (s *session) UserProperties() *endpoint.Properties {
 	if !s.has(flagPropsFilled) {
 		s.fillProps()
@@ -300,7 +301,7 @@ func (s *session) UserProperties() *endpoint.Properties {
 
 // userProps returns the session's property store, without the address.
 func (s *session) userProps() *endpoint.Properties {
-	if s.httpSess != nil && s.ctx != nil && s.ctx.settings.DistributedUserProperties {
+	if s.httpSess != nil && s.ctx != nil && s.ctx.settings.DistributedUserProperties && !(s.ep != nil && s.ep.cfg.Inline && s.ctx.localInline()) {
 		return &s.httpSess.wsProps
 	}
 	if p := s.props.Load(); p != nil {
