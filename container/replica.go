@@ -36,9 +36,12 @@ func (ctx *webContext) localInline() bool {
 
 // maxRestores bounds the restores under way in a context: each may wait
 // FetchTimeout for the other nodes, on an executor worker, and cookies
-// are the client's to invent. A handshake beyond it starts without the
-// session.
-const maxRestores = 8
+// are the client's to invent. A restore beyond it waits up to
+// restoreWait for its turn, then its request starts without the session.
+const (
+	maxRestores = 16
+	restoreWait = 5 * time.Second
+)
 
 // Misses are remembered for missTTL (at most maxMisses of them), so that
 // a client repeating a cookie no node knows does not make every node
@@ -57,8 +60,8 @@ type replica struct {
 
 	missMu      sync.Mutex
 	misses      map[string]time.Time // ids no node held: when
-	windowStart time.Time            // of the current second of restores
-	inWindow    int                  // restores started in it
+	windowStart time.Time            // of the current second of misses
+	inWindow    int                  // restores that found nothing in it
 	lastRefusal time.Time            // last warning about a refused restore
 }
 
@@ -66,22 +69,24 @@ func newReplica(space *failover.Space, writeThrough bool, log *slog.Logger) *rep
 	return &replica{space: space, writeThrough: writeThrough, log: log, restoring: make(chan struct{}, maxRestores), misses: map[string]time.Time{}}
 }
 
-// maxRestoresPerSecond bounds the restores a context starts each second:
-// cookies are the client's to invent, and each restore asks every node.
-const maxRestoresPerSecond = 200
+// maxMissesPerSecond bounds the restores that found nothing in a second
+// of a context: past it, no more restores start in that second. Cookies
+// are the client's to invent, and each restore asks every node; the
+// clients of a node that died come back with sessions that exist, and
+// are not held back.
+const maxMissesPerSecond = 100
 
-// allowRestore counts a restore against the context's rate.
+// allowRestore reports whether a restore may start now.
 func (rep *replica) allowRestore() bool {
 	rep.missMu.Lock()
 	now := time.Now()
 	if now.Sub(rep.windowStart) >= time.Second {
 		rep.windowStart, rep.inWindow = now, 0
 	}
-	rep.inWindow++
-	ok := rep.inWindow <= maxRestoresPerSecond
+	ok := rep.inWindow < maxMissesPerSecond
 	rep.missMu.Unlock()
 	if !ok {
-		rep.refused("more than %d HTTP session restores a second; starting without the session", maxRestoresPerSecond)
+		rep.refused("more than %d HTTP sessions looked for in vain this second; starting without the session", maxMissesPerSecond)
 	}
 	return ok
 }
@@ -119,7 +124,12 @@ func (rep *replica) miss(id string) {
 	if len(rep.misses) >= maxMisses {
 		clear(rep.misses)
 	}
-	rep.misses[id] = time.Now()
+	now := time.Now()
+	rep.misses[id] = now
+	if now.Sub(rep.windowStart) >= time.Second {
+		rep.windowStart, rep.inWindow = now, 0
+	}
+	rep.inWindow++
 }
 
 // forgetLost makes st forget the sessions another node takes over: the
@@ -207,10 +217,14 @@ func (st *sessionStore) restore(id string) *httpSession {
 	if !rep.allowRestore() {
 		return nil
 	}
+	// After a node dies its clients come back all at once: a restore
+	// waits its turn for a while before it gives up.
+	t := time.NewTimer(restoreWait)
+	defer t.Stop()
 	select {
 	case rep.restoring <- struct{}{}:
 		defer func() { <-rep.restoring }()
-	default:
+	case <-t.C:
 		rep.refused("too many HTTP session restores under way; starting without the session")
 		return nil
 	}

@@ -11,7 +11,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,9 +23,9 @@ import (
 )
 
 // startNode runs a wsc cluster node named name on free loopback ports,
-// joining join (a cluster address) when not empty. It returns the server
+// joining join (a cluster address) when not empty, with the extra flags. It returns the server
 // and its cluster address.
-func startNode(tb testing.TB, name, keyFile, join string) (*server, string) {
+func startNode(tb testing.TB, name, keyFile, join string, extra ...string) (*server, string) {
 	tb.Helper()
 	var cluster string
 	s := startWith(tb, func() []string {
@@ -30,7 +33,7 @@ func startNode(tb testing.TB, name, keyFile, join string) (*server, string) {
 		if cluster, err = freeAddr(); err != nil {
 			tb.Fatal(err)
 		}
-		args := []string{"-name", name, "-cluster", cluster, "-cluster-key", keyFile}
+		args := append([]string{"-name", name, "-cluster", cluster, "-cluster-key", keyFile}, extra...)
 		if join != "" {
 			args = append(args, "-join", join)
 		}
@@ -566,4 +569,149 @@ func browserDir(t *testing.T) string {
 		t.Skip(msg)
 	}
 	return dir
+}
+
+// Failover under load: 40 clients count through HAProxy, each in an HTTP
+// session of its own, against the samples (write-through on, through a
+// -webapps descriptor, or the default write-behind); the node that serves
+// about half of them is killed, and its clients come back all at once.
+// Each finds its session, at most one ahead of the count it was last
+// answered (an incr whose answer the crash swallowed); with
+// write-through, at least that count (every answer follows a Set the
+// backup acknowledged), where write-behind may lose the last changes.
+func TestFailoverUnderLoad(t *testing.T) {
+	for _, writeThrough := range []bool{true, false} {
+		t.Run(fmt.Sprintf("write-through=%v", writeThrough), func(t *testing.T) { failoverUnderLoad(t, writeThrough) })
+	}
+}
+
+func failoverUnderLoad(t *testing.T, writeThrough bool) {
+	dd, err := os.ReadFile(filepath.Join(moduleRoot(t), "samples", "webapp", "WEB-INF", "jeus-web-dd.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wt := string(dd)
+	if writeThrough {
+		wt = strings.Replace(wt, "<use-write-through-policy>false</use-write-through-policy>", "<use-write-through-policy>true</use-write-through-policy>", 1)
+		if wt == string(dd) {
+			t.Fatal("the samples descriptor has no use-write-through-policy false to turn on")
+		}
+	}
+	webapps := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(webapps, "samples", "WEB-INF"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(webapps, "samples", "WEB-INF", "jeus-web-dd.xml"), []byte(wt), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	keyFile := writeKey(t)
+	n1, c1 := startNode(t, "n1", keyFile, "", "-webapps", webapps)
+	n2, _ := startNode(t, "n2", keyFile, c1, "-webapps", webapps)
+	_ = n2.Log // stopped (SIGTERM, exit 0 checked) by its cleanup
+	waitLog(t, n1, `msg="cluster: member joined" node=n1 member=n2`)
+	proxy := sessionProxies[0].start(t, []proxyNode{
+		{"n1", base64.StdEncoding.EncodeToString([]byte("n1")), n1.Addr},
+		{"n2", base64.StdEncoding.EncodeToString([]byte("n2")), n2.Addr},
+	})
+	route1 := base64.StdEncoding.EncodeToString([]byte("n1"))
+
+	const clients = 40
+	type result struct {
+		onN1      bool
+		last, got int
+		err       error
+	}
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	results := make([]result, clients)
+	for i := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := &results[i]
+			resp, err := http.Get("http://" + proxy + "/samples/")
+			if err != nil {
+				r.err = err
+				return
+			}
+			resp.Body.Close()
+			var cookie string
+			for _, c := range resp.Cookies() {
+				if c.Name == "JSESSIONID" {
+					cookie = "JSESSIONID=" + c.Value
+					r.onN1 = strings.HasSuffix(c.Value, "."+route1)
+				}
+			}
+			conn, err := dialCounter(t, proxy, cookie)
+			if err != nil {
+				r.err = err
+				return
+			}
+			for !stop.Load() {
+				_ = conn.SetDeadline(time.Now().Add(ioTimeout))
+				if err := wsutil.WriteClientText(conn, []byte("incr")); err != nil {
+					break
+				}
+				b, err := wsutil.ReadServerText(conn)
+				if err != nil {
+					break // its node died
+				}
+				r.last, _ = strconv.Atoi(string(b))
+			}
+			if stop.Load() && !r.onN1 {
+				return
+			}
+			// Reconnect, as a client of a dead node does.
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				if conn, err = dialCounter(t, proxy, cookie); err == nil {
+					_ = conn.SetDeadline(time.Now().Add(ioTimeout))
+					if err = wsutil.WriteClientText(conn, []byte("get")); err == nil {
+						var b []byte
+						if b, err = wsutil.ReadServerText(conn); err == nil {
+							r.got, err = strconv.Atoi(string(b))
+							break
+						}
+					}
+				}
+				if time.Now().After(deadline) {
+					r.err = fmt.Errorf("reconnect: %w", err)
+					return
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}()
+	}
+	time.Sleep(2 * time.Second)
+	n1.Kill()
+	time.Sleep(time.Second)
+	stop.Store(true)
+	wg.Wait()
+	onN1, counted, behind := 0, 0, 0
+	for i, r := range results {
+		if r.err != nil {
+			t.Errorf("client %d: %v", i, r.err)
+			continue
+		}
+		counted += r.last
+		if !r.onN1 {
+			continue
+		}
+		onN1++
+		if r.got < r.last {
+			behind++
+		}
+		switch {
+		case r.got > r.last+1:
+			t.Errorf("client %d: after the crash the count is %d, last answered %d: ahead", i, r.got, r.last)
+		case writeThrough && r.got < r.last:
+			t.Errorf("client %d: after the crash the count is %d, last answered %d: an acknowledged Set was lost", i, r.got, r.last)
+		case r.last > 0 && r.got == 0:
+			t.Errorf("client %d: after the crash its session was not found (last answered %d)", i, r.last)
+		}
+	}
+	t.Logf("%d clients, %d on the killed node (%d of them found fewer than they were answered), %d increments answered", clients, onN1, behind, counted)
+	if onN1 == 0 || onN1 == clients {
+		t.Fatalf("%d of %d clients on n1: the proxy did not spread them", onN1, clients)
+	}
 }
