@@ -2,6 +2,10 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"encoding/base64"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,5 +43,39 @@ func TestCheck(t *testing.T) {
 	}
 	if code := check(nil, &out, &errOut); code != 2 {
 		t.Fatalf("no files: exit %d, want 2", code)
+	}
+}
+
+// -cluster refuses to start without a usable key, and says why.
+func TestStartClusterKey(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for _, c := range []struct{ file, want string }{
+		{"", "needs -cluster-key"},
+		{filepath.Join(dir, "absent"), "no such file"},
+		{write("text", "not base64!\n"), "not base64"},
+		{write("short", base64.StdEncoding.EncodeToString([]byte("0123456789"))), "16, 24 or 32 bytes"},
+	} {
+		if _, err := startCluster("127.0.0.1:0", "", c.file, "n1", 1, quiet); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("key file %q: %v, want an error with %q", c.file, err, c.want)
+		}
+	}
+	good := write("good", base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))+"\n")
+	if _, err := startCluster("127.0.0.1:0", "", good, "n1", 0, quiet); err == nil || !strings.Contains(err.Error(), "-backups") {
+		t.Errorf("-backups 0: %v", err)
+	}
+	n, err := startCluster("127.0.0.1:0", "", good, "n1", 1, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Close(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 }
