@@ -560,18 +560,10 @@ func (n *Node) flusher() {
 		select {
 		case <-n.stop:
 			return
-		case <-n.members:
-			for _, s := range n.allSpaces() {
-				s.markAllDirty()
-			}
-			n.flushAll(context.Background())
-		case <-resend.C:
-			// Everything again: repairs what a backup dropped, or missed
-			// while partitioned away.
-			for _, s := range n.allSpaces() {
-				s.markAllDirty()
-			}
-			n.flushAll(context.Background())
+		case <-n.members: // the backups may have changed
+			n.resendAll()
+		case <-resend.C: // repairs what a backup dropped, or missed while partitioned away
+			n.resendAll()
 		case <-n.kick:
 			n.flushAll(context.Background())
 		case <-t.C:
@@ -582,6 +574,14 @@ func (n *Node) flusher() {
 			}
 		}
 	}
+}
+
+// resendAll sends every session this node serves to its backups again.
+func (n *Node) resendAll() {
+	for _, s := range n.allSpaces() {
+		s.markAllDirty()
+	}
+	n.flushAll(context.Background())
 }
 
 // flushAll sends every space's pending changes.

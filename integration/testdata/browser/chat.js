@@ -2,10 +2,7 @@
 // room, see each other's messages, and the user count goes 1 → 2 → 1.
 // Usage: node chat.js http://127.0.0.1:PORT/samples/chat.html
 'use strict';
-const { chromium } = require('playwright-core');
-const fs = require('fs');
-const os = require('os');
-const path = require('path');
+const { withBrowser, run } = require('./browser');
 
 const url = process.argv[2];
 const timeout = 15000;
@@ -37,32 +34,20 @@ async function expectCount(page, n, who) {
   console.log('ok ' + who + ' sees ' + n + ' user(s)');
 }
 
-(async () => {
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'wsc-chromium-'));
-  const browser = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
-  });
-  try {
-    const room = 'room-' + Date.now();
-    const kim = await join(browser, 'kim', room);
-    await expectCount(kim, 1, 'kim');
-    const lee = await join(browser, 'lee', room);
-    await expectCount(lee, 2, 'lee');
-    await expectCount(kim, 2, 'kim');
-    await expectLine(kim, '[ENTER] lee joined', 'kim');
-    await say(kim, 'hello from kim');
-    await expectLine(lee, 'kim: hello from kim', 'lee');
-    await say(lee, '안녕 from lee');
-    await expectLine(kim, 'lee: 안녕 from lee', 'kim');
-    await lee.close();
-    await expectLine(kim, '[QUIT] lee left', 'kim');
-    await expectCount(kim, 1, 'kim');
-    console.log('all ok');
-  } finally {
-    await browser.close();
-    fs.rmSync(profile, { recursive: true, force: true });
-  }
-})().catch((e) => { console.error('FAIL: ' + (e && e.stack || e)); process.exit(1); });
+run(() => withBrowser(async (browser) => {
+  const room = 'room-' + Date.now();
+  const kim = await join(browser, 'kim', room);
+  await expectCount(kim, 1, 'kim');
+  const lee = await join(browser, 'lee', room);
+  await expectCount(lee, 2, 'lee');
+  await expectCount(kim, 2, 'kim');
+  await expectLine(kim, '[ENTER] lee joined', 'kim');
+  await say(kim, 'hello from kim');
+  await expectLine(lee, 'kim: hello from kim', 'lee');
+  await say(lee, '안녕 from lee');
+  await expectLine(kim, 'lee: 안녕 from lee', 'kim');
+  await lee.close();
+  await expectLine(kim, '[QUIT] lee left', 'kim');
+  await expectCount(kim, 1, 'kim');
+  console.log('all ok');
+}));

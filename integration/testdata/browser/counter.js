@@ -6,10 +6,7 @@
 // cookie the browser holds now (re-pinned by the 101).
 // Usage: node counter.js http://PROXY/samples/
 'use strict';
-const { chromium } = require('playwright-core');
-const fs = require('fs');
-const os = require('os');
-const path = require('path');
+const { withBrowser, run } = require('./browser');
 const readline = require('readline');
 
 const url = process.argv[2];
@@ -25,44 +22,32 @@ async function expectCount(page, n) {
   console.log('ok count ' + n);
 }
 
-(async () => {
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'wsc-chromium-'));
-  const browser = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
-  });
-  try {
-    const page = await browser.newPage();
-    page.on('pageerror', (e) => console.log('page error: ' + e));
-    await page.goto(url);
-    await page.waitForSelector('#incr:not([disabled])', { timeout });
-    for (let i = 1; i <= 3; i++) {
-      await page.click('#incr');
-      await expectCount(page, i);
-    }
-    console.log('cookie ' + await sessionCookie(browser));
-    const lines = readline.createInterface({ input: process.stdin });
-    await new Promise((resolve) => lines.once('line', resolve));
-    lines.close();
-    const deadline = Date.now() + timeout;
-    for (;;) {
-      await page.click('#reconnect');
-      try {
-        await page.waitForSelector('#incr:not([disabled])', { timeout: 1000 });
-        break;
-      } catch (e) {
-        if (Date.now() > deadline) throw new Error('the page did not reconnect');
-      }
-    }
-    await expectCount(page, 3);
+run(() => withBrowser(async (browser) => {
+  const page = await browser.newPage();
+  page.on('pageerror', (e) => console.log('page error: ' + e));
+  await page.goto(url);
+  await page.waitForSelector('#incr:not([disabled])', { timeout });
+  for (let i = 1; i <= 3; i++) {
     await page.click('#incr');
-    await expectCount(page, 4);
-    console.log('cookie ' + await sessionCookie(browser));
-    console.log('all ok');
-  } finally {
-    await browser.close();
-    fs.rmSync(profile, { recursive: true, force: true });
+    await expectCount(page, i);
   }
-})().catch((e) => { console.error('FAIL: ' + (e && e.stack || e)); process.exit(1); });
+  console.log('cookie ' + await sessionCookie(browser));
+  const lines = readline.createInterface({ input: process.stdin });
+  await new Promise((resolve) => lines.once('line', resolve));
+  lines.close();
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    await page.click('#reconnect');
+    try {
+      await page.waitForSelector('#incr:not([disabled])', { timeout: 1000 });
+      break;
+    } catch (e) {
+      if (Date.now() > deadline) throw new Error('the page did not reconnect');
+    }
+  }
+  await expectCount(page, 3);
+  await page.click('#incr');
+  await expectCount(page, 4);
+  console.log('cookie ' + await sessionCookie(browser));
+  console.log('all ok');
+}));
